@@ -1,0 +1,65 @@
+"""``python -m gan_helpers.reproduce``: execute every numbered notebook on its defaults into
+``runs/<timestamp>/`` with papermill, render each to HTML, and write ``REPORT.md``.
+
+Each notebook runs with ``output_dir`` pointed into the run folder, so the committed notebooks
+and the user's data are never touched.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+from .report import build_report
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--notebooks", default="notebooks", help="folder of NN_*.ipynb notebooks")
+    ap.add_argument("--runs", default="runs", help="parent folder of the run folders")
+    ap.add_argument("--only", nargs="*", help="notebook numbers to run, e.g. 01 03 (default: all)")
+    ap.add_argument("-f", "--parameters-file", help="YAML of parameters for every notebook (papermill -f)")
+    args = ap.parse_args(argv)
+
+    import papermill as pm
+
+    notebooks = sorted(Path(args.notebooks).glob("[0-9][0-9]_*.ipynb"))
+    if args.only:
+        notebooks = [nb for nb in notebooks if nb.name[:2] in args.only]
+    if not notebooks:
+        print(f"no numbered notebooks found in {args.notebooks!r}", file=sys.stderr)
+        return 2
+    run_dir = Path(args.runs) / datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir.mkdir(parents=True)
+    failed = []
+    for nb in notebooks:
+        out_dir = (run_dir / nb.stem).resolve()
+        executed = run_dir / nb.name
+        params = {"output_dir": str(out_dir)}
+        if args.parameters_file:
+            import yaml
+            params.update(yaml.safe_load(Path(args.parameters_file).read_text()) or {})
+        t0 = time.perf_counter()
+        print(f"[reproduce] {nb.name} ...", flush=True)
+        try:
+            pm.execute_notebook(str(nb), str(executed), parameters=params, cwd=str(nb.parent), progress_bar=False)
+            status = "ok"
+        except Exception as e:  # keep going: the report lists what failed
+            failed.append(nb.name)
+            status = f"FAILED ({type(e).__name__})"
+        print(f"[reproduce] {nb.name}: {status} in {time.perf_counter() - t0:.0f} s", flush=True)
+        subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", str(executed)], check=False,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    report = build_report(run_dir)
+    print(f"[reproduce] report: {report}")
+    if failed:
+        print(f"[reproduce] failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
