@@ -1,0 +1,15 @@
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _few_threads():
+    """Unit tests are small: one thread avoids oversubscription on the 2-core CI machine."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -1,0 +1,42 @@
+import pytest
+import torch
+
+from gan_helpers.losses import discriminator_loss, generator_loss
+from gan_helpers.models import Discriminator, Generator
+
+
+@pytest.mark.parametrize("size", [32, 64])
+@pytest.mark.parametrize("ngf,ndf", [(8, 8), (16, 4)])
+def test_shapes(size, ngf, ndf):
+    G, D = Generator(nz=20, ngf=ngf, image_size=size), Discriminator(ndf=ndf, image_size=size)
+    x = G(torch.randn(5, 20))
+    assert x.shape == (5, 3, size, size)
+    assert x.min() >= -1 and x.max() <= 1  # tanh output
+    assert G(torch.randn(5, 20, 1, 1)).shape == x.shape  # (B, nz, 1, 1) as in pytorch/examples
+    assert D(x).shape == (5,)
+    assert D.features(x).shape == (5, D.feature_dim)
+
+
+def test_unsupported_size_is_a_clear_error():
+    with pytest.raises(ValueError, match="image_size must be one of"):
+        Generator(image_size=48)
+
+
+def test_dcgan_init_statistics():
+    torch.manual_seed(0)
+    G = Generator(ngf=64, image_size=64)
+    w = torch.cat([m.weight.flatten() for m in G.modules() if isinstance(m, torch.nn.ConvTranspose2d)])
+    assert abs(w.mean().item()) < 1e-3 and abs(w.std().item() - 0.02) < 1e-3
+    bn = torch.cat([m.weight for m in G.modules() if isinstance(m, torch.nn.BatchNorm2d)])
+    assert abs(bn.mean().item() - 1) < 5e-3
+
+
+def test_losses_match_the_minimax_terms():
+    real, fake = torch.tensor([2.0, -1.0]), torch.tensor([0.5, -3.0])
+    d = discriminator_loss(real, fake)
+    assert torch.isclose(d.real, -torch.log(torch.sigmoid(real)).mean())
+    assert torch.isclose(d.fake, -torch.log(1 - torch.sigmoid(fake)).mean())
+    assert torch.isclose(d.total, d.real + d.fake)
+    assert torch.isclose(generator_loss(fake), -torch.log(torch.sigmoid(fake)).mean())
+    smoothed = discriminator_loss(real, fake, real_target=0.9)  # one-sided: only the real term changes
+    assert not torch.isclose(smoothed.real, d.real) and torch.isclose(smoothed.fake, d.fake)
