@@ -36,7 +36,11 @@ def seed_everything(seed: int) -> torch.Generator:
 
 
 def set_threads(n: int | None = None) -> int:
-    """Use ``n`` intra-op threads (default: the CPUs this process may use). Returns the number set."""
+    """Use ``n`` intra-op threads. Default: ``OMP_NUM_THREADS`` if set (e.g. 1 when several jobs share
+    the cores; oversubscribed OpenMP threads can slow training many-fold), else the CPUs this
+    process may use. Returns the number set."""
+    if n is None and os.environ.get("OMP_NUM_THREADS", "").isdigit():
+        n = int(os.environ["OMP_NUM_THREADS"])
     if n is None:
         n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     torch.set_num_threads(max(1, n))
