@@ -121,21 +121,27 @@ class QualityEvaluator:
 
 def run_sweep(images: torch.Tensor, ratios: list[int], iterations: int, base: TrainConfig,
               evaluator: QualityEvaluator | None = None, eval_every: int = 10,
-              baseline_iterations: int | None = None, progress: bool = True) -> dict[int, GANTrainer]:
-    """Train one DCGAN per ratio (``g_steps_per_d_step``) from the same seed and data.
+              baseline_iterations: int | None = None, progress: bool = True,
+              ) -> tuple[dict[int, GANTrainer], GANTrainer | None]:
+    """Train one DCGAN per ratio (``g_steps_per_d_step``) from the same seed and data, each for
+    ``iterations``. Returns ``(runs, baseline)``.
 
-    The 1:1 run, if in ``ratios``, continues to ``baseline_iterations`` so that it can be compared
-    with the other ratios at an equal number of network updates (``d_steps + g_steps``).
+    ``baseline``: if 1 is in ``ratios`` and ``baseline_iterations > iterations``, a copy of the 1:1
+    run continued to ``baseline_iterations`` (resumed from its state, so identical to a longer
+    straight run), to compare ratios at an equal number of network updates.
     """
-    runs = {}
+    runs, baseline = {}, None
     for r in ratios:
         cfg = dataclasses.replace(base, g_steps_per_d_step=int(r), d_steps_per_g_step=1,
                                   sample_at=tuple(sorted(set(base.sample_at) | set(range(eval_every, iterations + 1, eval_every)))))
         trainer = GANTrainer(images, cfg)
-        n = max(iterations, baseline_iterations or 0) if r == 1 else iterations
-        trainer.fit(n, progress=progress, eval_every=eval_every, eval_fn=evaluator)
+        trainer.fit(iterations, progress=progress, eval_every=eval_every, eval_fn=evaluator)
         runs[int(r)] = trainer
-    return runs
+        if r == 1 and baseline_iterations and baseline_iterations > iterations:
+            baseline = GANTrainer(images, cfg)
+            baseline.load_state_dict(trainer.state_dict())
+            baseline.fit(baseline_iterations, progress=progress, eval_every=eval_every, eval_fn=evaluator)
+    return runs, baseline
 
 
 def fid_at(trainer: GANTrainer, iteration: int | None = None, updates: int | None = None) -> float:
@@ -246,12 +252,12 @@ def _equal_compute_claim(equal_compute: dict[int, dict]) -> list[dict]:
                   {str(r): e for r, e in equal_compute.items()})]
 
 
-def equal_compute_table(runs: dict[int, GANTrainer], iterations: int) -> dict[int, dict]:
+def equal_compute_table(runs: dict[int, GANTrainer], iterations: int, baseline: GANTrainer | None) -> dict[int, dict]:
     """For each ratio r > 1: its FID after ``iterations`` beside the 1:1 run's FID at the same number
-    of network updates (``iterations * (1 + r)``), where the 1:1 run went that far."""
-    if 1 not in runs:
+    of network updates (``iterations * (1 + r)``), where the (continued) 1:1 run went that far."""
+    base = baseline if baseline is not None else runs.get(1)
+    if base is None:
         return {}
-    base = runs[1]
     reach = max(e["d_steps"] + e["g_steps"] for e in base.evals)
     out = {}
     for r, t in runs.items():

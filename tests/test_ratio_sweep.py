@@ -5,7 +5,8 @@ import torch
 
 from gan_helpers.data import COAT_COLOURS, make_mouse_faces
 from gan_helpers.plots import plot_log_loss_ratio, show_grids
-from gan_helpers.ratio_sweep import (QualityEvaluator, coat_analysis, late_abs_log_ratio, mouse_attribute_labels,
+from gan_helpers.ratio_sweep import (QualityEvaluator, coat_analysis, equal_compute_table, late_abs_log_ratio,
+                                     mouse_attribute_labels,
                                      run_sweep, sweep_claims)
 from gan_helpers.train import TrainConfig
 from gan_helpers.widgets import samples_browser, show_samples_at
@@ -72,9 +73,14 @@ def test_tiny_sweep_end_to_end():
     train, ref = make_mouse_faces(32, 32, seed=0), make_mouse_faces(64, 32, seed=1)
     ev = QualityEvaluator.fit(ref, mouse_attribute_labels(ref), n_samples=64, epochs=1)
     base = TrainConfig(image_size=32, nz=8, ngf=4, ndf=4, batch_size=16, device="cpu", sample_at=(2,))
-    runs = run_sweep(train.images, [1, 3], iterations=4, base=base, evaluator=ev, eval_every=2,
-                     baseline_iterations=8, progress=False)
-    assert runs[1].iteration == 8 and runs[3].iteration == 4 and runs[3].g_steps == 12
+    runs, baseline = run_sweep(train.images, [1, 3], iterations=4, base=base, evaluator=ev, eval_every=2,
+                               baseline_iterations=8, progress=False)
+    assert runs[1].iteration == 4 and runs[3].iteration == 4 and runs[3].g_steps == 12
+    assert baseline.iteration == 8 and [e["iteration"] for e in baseline.evals] == [2, 4, 6, 8]
+    assert torch.equal(torch.tensor(baseline.history["g_loss"][:4]),
+                       torch.tensor(runs[1].history["g_loss"]))  # the continuation starts from the 1:1 run
+    table = equal_compute_table(runs, 4, baseline)
+    assert table[3]["updates"] == 16 and table[3]["baseline_iteration"] == 8
     assert [e["iteration"] for e in runs[3].evals] == [2, 4]
     assert sorted(runs[3].samples) == [2, 4]
     full = ev.full(runs[3].sample(64))
