@@ -417,6 +417,8 @@ BUILTIN: dict[str, Callable[..., ImageSet]] = {
     "mice": make_mouse_faces,
     "shapes": make_shapes,
     "digits": lambda image_size=32, **_: load_digits_images(image_size),
+    "emotes": lambda **kw: __import__("gan_helpers.emotes", fromlist=["make_emotes"]).make_emotes(**kw),  # notebook 02
+    "faces": lambda **kw: __import__("gan_helpers.faces", fromlist=["make_faces"]).make_faces(**kw),  # notebook 03
 }
 """Built-in data sets by name. Later notebooks register theirs here."""
 

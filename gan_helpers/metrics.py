@@ -150,3 +150,79 @@ def class_coverage(pred_labels, real_labels, n_classes: int, min_share: float = 
     return {"classes_covered": int((p / max(p.sum(), 1) > min_share).sum()),
             "kl_to_real": float((real[nz] * np.log(real[nz] / gen[nz])).sum()),
             "histogram": (p / max(p.sum(), 1)).round(4).tolist()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Inception Score (Salimans et al. 2016, section 4; notebook 05)
+# ---------------------------------------------------------------------------------------------
+
+def inception_score(probs, splits: int = 10) -> tuple[float, float]:
+    r"""Inception Score from class probabilities ``probs`` (N, K): ``(mean, std)`` over splits.
+
+    .. math:: \mathrm{IS} = \exp\big(\mathbb{E}_x\, \mathrm{KL}(p(y \mid x) \,\|\, p(y))\big),
+              \quad p(y) = \mathbb{E}_x\, p(y \mid x)
+
+    computed in float64 per split, with the conventions of the reference implementation
+    (openai/improved-gan ``inception_score/model.py``): ``splits`` *contiguous* chunks in the
+    order given (no shuffling; chunk k is ``probs[k*N//splits:(k+1)*N//splits]``), the marginal
+    :math:`p(y)` estimated within each chunk, and the mean and **population** standard deviation
+    (``np.std``, ddof=0) of the per-chunk scores. One deviation: a probability of exactly 0
+    contributes 0 (the limit of :math:`p \log p`) instead of the reference's NaN.
+
+    It lies in ``[1, K]``: 1 when every :math:`p(y\mid x)` is the same, K when each is one-hot and
+    the classes are used evenly. torchmetrics' ``InceptionScore`` shuffles before splitting and
+    reports ``torch.std`` (ddof=1), so its numbers differ from this one by design.
+    """
+    p = _np64(probs)
+    if (p < 0).any() or not np.allclose(p.sum(1), 1.0, atol=1e-3):
+        raise ValueError("probs must be (N, K) class probabilities (non-negative rows summing to 1); "
+                         "got something else -- logits? apply a softmax first")
+    n = len(p)
+    if not isinstance(splits, (int, np.integer)) or not 1 <= splits <= n:
+        raise ValueError(f"splits must be an integer in 1..N={n}, got {splits!r}")
+    scores = []
+    for k in range(splits):
+        part = p[k * n // splits:(k + 1) * n // splits]
+        py = part.mean(0, keepdims=True)  # the marginal p(y) of this split
+        safe = part > 0
+        kl = np.where(safe, part * (np.log(np.where(safe, part, 1.0)) - np.log(np.where(safe, py, 1.0))), 0.0)
+        scores.append(np.exp(kl.sum(1).mean()))
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+@torch.no_grad()
+def classifier_probs(classifier: torch.nn.Module, images: torch.Tensor, batch_size: int = 100,
+                     head: str | None = None) -> torch.Tensor:
+    """Softmax class probabilities ``(N, K)`` (float64, CPU) of ``classifier`` over ``images`` in batches.
+
+    ``classifier(x)`` may return logits ``(B, K)`` (torchvision's Inception-v3 through
+    :class:`~gan_helpers.features.InceptionFeatures`) or a dict of logits per head (a
+    :class:`~gan_helpers.features.DomainClassifier`; ``head`` picks one, default the first).
+    The model runs in eval mode and is put back in the mode it was in.
+    """
+    if images.dim() != 4:
+        raise ValueError(f"images must be (N, C, H, W), got shape {tuple(images.shape)}")
+    if len(images) == 0:
+        raise ValueError("no images to score")
+    device = next(classifier.parameters()).device
+    was_training = classifier.training
+    classifier.eval()
+    out = []
+    try:
+        for i in range(0, len(images), batch_size):
+            logits = classifier(images[i:i + batch_size].to(device))
+            if isinstance(logits, dict):
+                logits = logits[head or next(iter(logits))]
+            out.append(torch.softmax(logits.double(), dim=1).cpu())
+    finally:
+        classifier.train(was_training)
+    return torch.cat(out)
+
+
+def inception_score_images(images: torch.Tensor, classifier: torch.nn.Module, splits: int = 10,
+                           batch_size: int = 100, head: str | None = None) -> tuple[float, float]:
+    """The Inception Score of ``images`` (N, C, H, W) under ``classifier``, scored in batches:
+    :func:`classifier_probs` then :func:`inception_score`. With ``load_inception("imagenet")``
+    this is the paper's score (up to the differences its docstring lists); with a domain
+    classifier it is the same formula in that classifier's label space."""
+    return inception_score(classifier_probs(classifier, images, batch_size, head), splits)

@@ -20,7 +20,7 @@ def show_grid(images: torch.Tensor, title: str = "", nrow: int = 8, ax=None, max
     """Show up to ``max_images`` images as a grid; returns the axes."""
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 5))
-    ax.imshow(grid_image(images[:max_images], nrow=nrow))
+    ax.imshow(grid_image(images[:max_images], nrow=nrow), interpolation="nearest")  # crisp pixels, small PNGs
     ax.set_title(title, fontsize=10)
     ax.axis("off")
     return ax

@@ -1,0 +1,239 @@
+"""Notebook 02: the built-in emote set, discriminator scores, near-duplicate search, precision and
+recall, the decision and the manifest, the claims."""
+import hashlib
+
+import imagehash
+import matplotlib
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from sklearn.metrics import precision_score, recall_score, roc_auc_score
+
+matplotlib.use("Agg")
+
+from gan_helpers import filtering as F  # noqa: E402
+from gan_helpers.data import load_dataset  # noqa: E402
+from gan_helpers.emotes import DEFECTS, alter_copy, draw_emote, make_emotes, save_emote_folder  # noqa: E402
+from gan_helpers.models import Discriminator  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def small():
+    return make_emotes(n=240, image_size=32, seed=3, defect_rate=0.1, n_dup_groups=3, copies=(8, 12), bursts=(3, 4))
+
+
+# ------------------------------------------------------------------ the built-in set
+
+def test_emotes_composition(small):
+    a = small.attributes
+    assert small.images.shape == (240, 3, 32, 32) and small.images.min() >= -1 and small.images.max() <= 1
+    assert np.all(np.diff(a["emote_id"]) > 0), "ids increase with upload order"
+    counts = {k: int((a["defect"] == k).sum()) for k in DEFECTS}
+    assert counts == {k: 6 for k in DEFECTS}
+    sizes = np.bincount(a["dup_group"][a["dup_group"] >= 0])
+    assert len(sizes) == 3 and sizes.min() >= 8 and sizes.max() <= 12
+    assert np.all(a["defect"][a["dup_group"] >= 0] == "none"), "duplicated emotes are clean faces"
+    assert len(small.paths or []) == 0 and small.name == "emotes"
+    assert "emotes" in __import__("gan_helpers.data", fromlist=["BUILTIN"]).BUILTIN
+
+
+def test_emotes_deterministic_and_checked():
+    a = make_emotes(n=60, image_size=32, seed=1, n_dup_groups=1, copies=(4, 4))
+    b = make_emotes(n=60, image_size=32, seed=1, n_dup_groups=1, copies=(4, 4))
+    assert torch.equal(a.images, b.images)
+    with pytest.raises(ValueError, match="too small"):
+        make_emotes(n=20, n_dup_groups=2, copies=(10, 12))
+    with pytest.raises(ValueError, match="unknown defect"):
+        draw_emote(np.random.default_rng(0), 32, "blurry")
+
+
+def test_duplicate_copies_are_near_not_exact_and_far_apart():
+    s = make_emotes(n=600, image_size=64, seed=0, n_dup_groups=3, copies=(20, 24))
+    a = s.attributes
+    for g in range(3):
+        m = a["dup_group"] == g
+        assert np.ptp(a["emote_id"][m]) > 1000, "copies of one emote are uploaded more than 1000 ids apart"
+        x = s.images[m]
+        assert (x - x[0]).abs().amax((1, 2, 3)).gt(0).any(), "some copies are re-encoded or resized"
+        assert (x - x[0]).abs().mean() < 0.05, "but they stay near copies"
+    img, _ = draw_emote(np.random.default_rng(0), 64)
+    out, how = alter_copy(img, np.random.default_rng(5))
+    assert out.size == img.size and how in ("exact", "jpeg", "resized", "jpeg+resized")
+
+
+# ------------------------------------------------------------------ scores
+
+def test_score_mapping():
+    x = np.array([-50.0, -2.0, 0.0, 2.0, 50.0])
+    s = F.logits_to_score(x)
+    np.testing.assert_allclose(s, 200 / (1 + np.exp(-x)) - 100, atol=1e-9)
+    assert s[2] == 0 and np.all(np.abs(s) <= 100) and np.all(np.diff(s) > 0)
+
+
+def test_scores_are_per_image_and_leave_d_untouched(small):
+    torch.manual_seed(0)
+    D = Discriminator(ndf=8, image_size=32).train()
+    before = {k: v.clone() for k, v in D.state_dict().items()}
+    x = small.images[:100]
+    a = F.discriminator_scores(D, x, batch_size=100)
+    perm = torch.randperm(100)
+    b = F.discriminator_scores(D, x[perm], batch_size=7)  # other batches, other order
+    np.testing.assert_allclose(b["score"], a["score"][perm.numpy()], rtol=1e-4, atol=1e-4)
+    assert a["features"].shape == (100, D.feature_dim)
+    assert D.training and all(torch.equal(before[k], v) for k, v in D.state_dict().items())
+
+
+def test_thresholds_and_summary():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(1.0, 2.0, 2000)
+    low, high = F.thresholds_from_z(logits, -1.5, 1.5)
+    assert low < F.logits_to_score(logits.mean()) < high
+    assert F.thresholds_from_z(logits, 0, 0)[0] == pytest.approx(float(F.logits_to_score(logits.mean())))
+    with pytest.raises(ValueError):
+        F.thresholds_from_z(logits, 1, -1)
+    assert F.score_summary(rng.normal(5, 20, 2000))["qq_r"] > 0.995
+    bimodal = np.concatenate([rng.normal(-80, 3, 1000), rng.normal(80, 3, 1000)])
+    assert F.score_summary(bimodal)["qq_r"] < 0.95
+
+
+# ------------------------------------------------------------------ near duplicates
+
+def test_pairs_match_imagehash_bruteforce(small):
+    x = small.images[:60]
+    codes = F.perceptual_hashes(x, hash_size=8)
+    arr = ((x + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    hashes = [imagehash.phash(Image.fromarray(a), hash_size=8) for a in arr]
+    expected = {(i, j) for i in range(60) for j in range(i + 1, 60) if hashes[i] - hashes[j] <= 6}
+    got = F.near_duplicate_pairs(codes, 6)
+    assert {tuple(p) for p in got.tolist()} == expected
+    assert {tuple(p) for p in F.near_duplicate_pairs(codes, 6, chunk=7).tolist()} == expected
+
+
+def test_window_and_groups():
+    codes = np.zeros((5, 4), bool)  # five identical codes
+    ids = np.array([0, 10, 2000, 2005, 5000])
+    w = F.near_duplicate_pairs(codes, 0, ids, window=1000)
+    assert {tuple(p) for p in w.tolist()} == {(0, 1), (2, 3)}
+    assert F.far_apart_matches(F.near_duplicate_pairs(codes, 0), ids, 1000) == 8
+    g_w, g_g = F.duplicate_groups(5, w), F.duplicate_groups(5, F.near_duplicate_pairs(codes, 0))
+    assert len(set(g_w)) == 3 and len(set(g_g)) == 1
+    assert F.redundant_copies(g_g, ids).tolist() == [False, True, True, True, True]
+    eligible = np.array([False, True, True, True, True])
+    assert F.redundant_copies(g_g, ids, eligible).tolist() == [True, False, True, True, True]
+    with pytest.raises(ValueError, match="needs the ids"):
+        F.near_duplicate_pairs(codes, 0, window=10)
+
+
+# ------------------------------------------------------------------ precision and recall
+
+def test_outlier_pr_matches_sklearn():
+    rng = np.random.default_rng(1)
+    defect = rng.choice(["none", "none", "none", "text", "rotated"], 300)
+    flagged = rng.random(300) < 0.2
+    pr = F.outlier_precision_recall(flagged, defect)
+    assert pr["precision"] == pytest.approx(precision_score(defect != "none", flagged))
+    assert pr["recall"] == pytest.approx(recall_score(defect != "none", flagged))
+    assert pr["recall_by_kind"]["text"] == pytest.approx(flagged[defect == "text"].mean())
+    score = rng.normal(size=300)
+    assert F.auroc(score, defect != "none") == pytest.approx(roc_auc_score(defect != "none", score))
+
+
+def test_duplicate_pr_is_group_aware():
+    grp = np.array([0, 0, 0, 0, 1, 1, -1, -1])
+    f = lambda *i: np.isin(np.arange(8), i)  # noqa: E731
+    assert F.duplicate_precision_recall(f(1, 2, 3, 5), grp)["precision"] == 1.0
+    assert F.duplicate_precision_recall(f(1, 2, 3, 5), grp)["recall"] == 1.0
+    assert F.duplicate_precision_recall(f(0, 2, 3, 4), grp)["recall"] == 1.0, "which copy is kept does not matter"
+    pr = F.duplicate_precision_recall(f(0, 1, 2, 3, 6), grp)  # the whole group 0 and a unique image
+    assert pr["precision"] == pytest.approx(3 / 5) and pr["recall"] == pytest.approx(3 / 4)
+    assert F.duplicate_precision_recall(f(), grp)["precision"] is None
+
+
+# ------------------------------------------------------------------ decision, manifest, folders
+
+def test_decide():
+    scores = np.array([-90.0, 10, 20, 95, 96, 30])
+    ids = np.array([1, 2, 3, 4, 5, 6])
+    g = np.array([0, 0, 1, 1, 1, 2])  # image 0 (outlier) and 1 are copies; 2, 3, 4 are copies
+    r = F.decide(scores, ids, -50, 90, g, np.arange(6), "global")
+    assert r.tolist() == ["outlier", "", "", "duplicate", "duplicate", ""]
+    assert F.decide(scores, ids, -50, 90, g, np.arange(6), "window").tolist() == ["outlier", "", "", "", "", ""]
+    assert F.decide(scores, ids, -50, 90, g, np.arange(6), "score").tolist() == ["outlier", "", "", "duplicate", "duplicate", ""]
+    r = F.decide(scores, ids, -50, 95.5, g, np.arange(6), "score+global")
+    assert r.tolist() == ["outlier", "", "", "duplicate", "duplicate", ""]
+    with pytest.raises(ValueError, match="dedup"):
+        F.decide(scores, ids, -50, 90, g, g, "exact")
+    with pytest.raises(ValueError, match="above"):
+        F.decide(scores, ids, 50, 0, g, g)
+
+
+def test_folder_roundtrip_manifest_and_nothing_touched(tmp_path, small):
+    folder = tmp_path / "emotes"
+    s = small.subset(np.arange(40))
+    save_emote_folder(s, folder)
+    with pytest.raises(FileExistsError):
+        save_emote_folder(s, folder)
+    digest = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+    data = F.load_emote_data(str(folder), 32)
+    assert not F.has_ground_truth(data)
+    np.testing.assert_array_equal(np.sort(data.attributes["emote_id"]), s.attributes["emote_id"])
+    scores = np.linspace(-50, 50, len(data))
+    reasons = np.array(["outlier"] + [""] * (len(data) - 2) + ["duplicate"], dtype=object)
+    path = F.write_manifest(tmp_path / "out" / "filtered_manifest.csv", data.paths, data.attributes["emote_id"], scores, reasons)
+    import pandas as pd
+    m = pd.read_csv(path, keep_default_na=False)
+    assert list(m.columns) == ["path", "emote_id", "score", "decision", "reason"] and len(m) == len(data)
+    assert (m["decision"] == "remove").sum() == 2 and set(m["reason"]) == {"", "outlier", "duplicate"}
+    assert len(F.flagged_list(data.paths, scores, reasons)) == 2
+    assert digest == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}, "the user's files are untouched"
+
+
+def test_ids_from_paths():
+    assert F.ids_from_paths(["a/0100.png", "a/0007.jpg"]).tolist() == [100, 7]
+    assert F.ids_from_paths(["b.png", "a.png", "c.png"]).tolist() == [1, 0, 2]
+
+
+# ------------------------------------------------------------------ figures and claims
+
+def test_threshold_view_numbers(small):
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 2, len(small))
+    scores = F.logits_to_score(logits)
+    a = small.attributes
+    v = F.show_threshold_effect(small.images, scores, logits, -1.0, 1.0, a["defect"], a["dup_group"], show=True)
+    low, high = F.thresholds_from_z(logits, -1.0, 1.0)
+    assert v["n_low"] == int((scores < low).sum()) and v["n_high"] == int((scores > high).sum())
+    assert v["outlier_recall"] == pytest.approx(F.outlier_precision_recall(scores < low, a["defect"])["recall"])
+    ax = F.plot_score_histogram(scores, low, high, {"clean": a["defect"] == "none", "defect": a["defect"] != "none"})
+    assert ax.get_xlabel().startswith("score")
+
+
+def test_nearest_group_share():
+    train = np.array([[0.0, 0], [0, 0.01], [0, 0.02], [5, 5], [9, 9]])
+    groups = np.array([7, 7, 7, 1, 2])  # three copies of one emote, two unique ones
+    samples = np.array([[0.1, 0], [0, 0.1], [5, 5.1], [9, 8.9]])
+    w = F.nearest_group_share(samples, train, groups)
+    assert w == {"sample_share": 0.5, "uniform_share": pytest.approx(1 / 3), "data_share": 0.6}
+
+
+def _claims(before_fid, after_fid, noise=0.5, truth=True):
+    summary = {"mean": 8.0, "sd": 30.0, "skewness": 0.1, "excess_kurtosis": 0.5, "qq_r": 0.99, "share_positive": 0.6}
+    low = {"auroc": 0.9, "precision": 0.7} if truth else None
+    high = {"dup_share_in_tail": 0.8, "dup_share_overall": 0.1} if truth else None
+    windowed = {"window": 1000, "window_flagged": 40, "global_flagged": 120, "far_apart_matches": 300,
+                **({"window_recall": 0.3, "global_recall": 0.95} if truth else {})}
+    retrain = {"before": {"fid": before_fid, "kid": before_fid / 100, "kid_std": 0.002, "fid_noise": noise},
+               "after": {"fid": after_fid, "kid": after_fid / 100, "kid_std": 0.002, "fid_noise": noise}}
+    weight = {"before": {"sample_share": 0.2, "uniform_share": 0.01, "data_share": 0.1},
+              "after": {"sample_share": 0.02, "uniform_share": 0.01, "data_share": 0.01}}
+    return {c["claim"][:40]: c["verdict"] for c in F.filtering_claims(summary, {}, low, high, windowed, retrain, weight)}
+
+
+def test_claims_follow_the_numbers():
+    v = list(_claims(10.0, 5.0).values())
+    assert v == ["holds"] * 6
+    assert list(_claims(10.0, 9.8).values())[4] == "inconclusive", "within noise"
+    assert list(_claims(5.0, 10.0).values())[4] == "does not hold"
+    v = list(_claims(10.0, 5.0, truth=False).values())
+    assert v[1] == v[2] == "inconclusive" and v[3] == "holds", "without ground truth the window claim rests on counts"

@@ -1,0 +1,256 @@
+import dataclasses
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from gan_helpers.data import ImageSet, read_image
+from gan_helpers.models import Discriminator
+from gan_helpers.results import VERDICTS
+from gan_helpers.selftrain import (BAD, GOOD, UNREADABLE, UNSURE, GoodBadClassifier, ImagePool, SelfTrainConfig,
+                                   SelfTraining, compare_methods, load_discriminator, mcnemar, outcome_by_kind,
+                                   plot_methods, plot_rounds, replace_head, selftrain_claims, show_threshold_effect,
+                                   threshold_effect, threshold_explorer, to_float, to_uint8, write_lists)
+from gan_helpers.train import GANTrainer, TrainConfig
+
+
+def toy(n, seed, bad_fraction=0.3):
+    """An easy good/bad task on 8-bit images: good = a bright square in the centre, bad = a dark one."""
+    g = torch.Generator().manual_seed(seed)
+    y = (torch.rand(n, generator=g) > bad_fraction).long()
+    x = torch.randint(60, 120, (n, 3, 32, 32), generator=g).float()
+    x[:, :, 8:24, 8:24] = torch.where(y.bool(), 230.0, 10.0)[:, None, None, None]
+    return ImageSet(images=x / 127.5 - 1, labels=y, label_names=["bad", "good"])
+
+
+def save_pngs(s: ImageSet, folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, im in enumerate(to_uint8(s.images)):
+        p = folder / f"{i:04d}.png"
+        Image.fromarray(im.permute(1, 2, 0).numpy()).save(p)
+        paths.append(str(p))
+    return paths
+
+
+CFG = SelfTrainConfig(max_rounds=4, seed_epochs=10, round_epochs=1, batch_size=16, lr=5e-3, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def runs():
+    seed_set, pool, test = toy(96, 0, 0.1), toy(160, 1), toy(64, 2)
+    torch.manual_seed(0)
+    gan = SelfTraining(replace_head(Discriminator(8, 3, 32)), seed_set, ImagePool.from_images(pool.images), CFG, test,
+                       pool.labels.numpy(), name="a").run(progress=False)
+    torch.manual_seed(1)
+    scr = SelfTraining(replace_head(Discriminator(8, 3, 32)), seed_set, ImagePool.from_images(pool.images),
+                       dataclasses.replace(CFG, lr=0.0, seed_epochs=1), test, pool.labels.numpy(), name="b").run(progress=False)
+    return gan, scr, pool
+
+
+def test_replace_head_copies_the_body_and_leaves_the_discriminator_alone():
+    D = Discriminator(8, 3, 32)
+    before = {k: v.clone() for k, v in D.state_dict().items()}
+    m = replace_head(D)
+    assert isinstance(m, GoodBadClassifier) and m.head.in_features == D.feature_dim
+    for k, v in m.body.state_dict().items():
+        assert torch.equal(v, D.body.state_dict()[k])
+    x = torch.randn(5, 3, 32, 32)
+    assert m(x).shape == (5,)
+    torch.nn.functional.binary_cross_entropy_with_logits(m(x), torch.ones(5)).backward()
+    torch.optim.SGD(m.parameters(), lr=1.0).step()
+    assert all(torch.equal(v, before[k]) for k, v in D.state_dict().items())
+    with pytest.raises(TypeError, match="Discriminator"):
+        replace_head(torch.nn.Linear(2, 2))
+
+
+def test_uint8_roundtrip_is_exact_for_8bit_images():
+    u = torch.randint(0, 256, (4, 3, 8, 8), dtype=torch.uint8)
+    assert torch.equal(to_uint8(to_float(u)), u)
+
+
+def test_disk_pool_streams_the_same_images_and_reports_unreadable_files(tmp_path):
+    s = toy(10, 3)
+    paths = save_pngs(s, tmp_path / "pool")
+    (tmp_path / "pool" / "0003.png").write_bytes(b"not a png")
+    pool = ImagePool.from_paths(paths, 32)
+    seen = {}
+    for idx, ims in pool.batches(np.arange(10), batch_size=4):
+        assert len(ims) <= 4
+        for i, im in zip(idx, ims):
+            seen[int(i)] = im
+    assert sorted(seen) == [0, 1, 2, 4, 5, 6, 7, 8, 9]
+    assert 3 in pool.skipped and "identify" in pool.skipped[3]
+    assert torch.allclose(seen[5], read_image(paths[5], 32)) and torch.allclose(seen[5], s.images[5], atol=1e-6)
+    with pytest.raises(ValueError, match="empty"):
+        ImagePool.from_paths([], 32)
+
+
+def test_loop_sorts_an_easy_pool_correctly(runs):
+    gan, _, pool = runs
+    r = gan.rounds
+    assert r[0]["round"] == 0 and r[0]["moved_to_good"] == 0 and r[0]["labelled"] == 96
+    assert gan.stop_reason == "pool sorted" and r[-1]["pool_left"] == 0
+    assert all(x["precision_moved"] == 1.0 for x in r[1:])
+    sizes = [x["labelled"] for x in r]
+    assert sizes == sorted(sizes) and sizes[-1] == 96 + 160
+    assert (gan.status[pool.labels.numpy() == 1] == GOOD).all() and (gan.status[pool.labels.numpy() == 0] == BAD).all()
+    assert r[-1]["test_accuracy"] == 1.0 and r[-1]["test_auc"] == 1.0
+
+
+def test_moves_respect_the_thresholds(runs):
+    gan, _, _ = runs
+    first = gan.moved_round == 1
+    p = gan.last_p
+    assert (p[first & (gan.status == GOOD)] > CFG.t_good).all()
+    assert (p[first & (gan.status == BAD)] < CFG.t_bad).all()
+
+
+def test_a_classifier_that_is_never_sure_moves_nothing_and_stops(runs):
+    _, scr, _ = runs  # lr = 0: the fresh head outputs p = 0.5 for everything
+    assert scr.stop_reason == "nothing moved" and len(scr.rounds) == 2
+    assert scr.rounds[1]["moved_to_good"] == scr.rounds[1]["moved_to_bad"] == 0
+    assert (scr.status == UNSURE).all()
+
+
+def test_disk_and_memory_pools_give_the_same_run(tmp_path):
+    seed_set, pool, test = toy(64, 5, 0.1), toy(40, 6), toy(16, 7)
+    paths = save_pngs(pool, tmp_path / "u")
+    cfg = dataclasses.replace(CFG, max_rounds=2)
+    out = []
+    for p in (ImagePool.from_images(pool.images), ImagePool.from_paths(paths, 32)):
+        torch.manual_seed(0)
+        out.append(SelfTraining(replace_head(Discriminator(8, 3, 32)), seed_set, p, cfg, test).run(progress=False))
+    assert np.array_equal(out[0].status, out[1].status)
+    assert np.allclose(out[0].last_p, out[1].last_p, atol=1e-5, equal_nan=True)
+
+
+def test_unreadable_pool_files_are_set_aside_not_lost(tmp_path):
+    seed_set, pool = toy(64, 5, 0.1), toy(12, 6)
+    paths = save_pngs(pool, tmp_path / "u")
+    (tmp_path / "u" / "0000.png").write_bytes(b"")
+    run = SelfTraining(replace_head(Discriminator(8, 3, 32)), seed_set, ImagePool.from_paths(paths, 32),
+                       dataclasses.replace(CFG, max_rounds=1)).run(progress=False)
+    assert run.status[0] == UNREADABLE
+    lists = write_lists(tmp_path / "out", run)
+    assert "0000.png" in lists["unreadable"].read_text()
+    listed = sum((lists[k].read_text().split() for k in ("good", "bad", "unsure")), [])
+    assert sorted(listed) == sorted(paths[1:])
+
+
+def test_write_lists_covers_every_image_once_and_never_moves_files(tmp_path):
+    seed_set, pool = toy(64, 8, 0.1), toy(30, 9)
+    paths = save_pngs(pool, tmp_path / "pool")
+    before = sorted(p.name for p in (tmp_path / "pool").iterdir())
+    run = SelfTraining(replace_head(Discriminator(8, 3, 32)), seed_set, ImagePool.from_paths(paths, 32),
+                       dataclasses.replace(CFG, max_rounds=1)).run(progress=False)
+    seed_ids = [f"seed/{i}" for i in range(64)]
+    lists = write_lists(tmp_path / "out", run, seed_ids, seed_set.labels.tolist(), links=True)
+    good, bad, unsure = (lists[k].read_text().split() for k in ("good", "bad", "unsure"))
+    assert len(good) + len(bad) == 64 + int((run.status != UNSURE).sum())
+    assert sorted(p for p in good + bad + unsure if not p.startswith("seed/")) == sorted(paths)
+    assert sum(g.startswith("seed/") for g in good) == int(seed_set.labels.sum())
+    assert sorted(p.name for p in (tmp_path / "pool").iterdir()) == before
+    links = list((tmp_path / "out" / "sorted").rglob("*.png"))
+    assert len(links) == 30 and all(p.is_symlink() and p.resolve().parent == (tmp_path / "pool").resolve() for p in links)
+    rows = lists["scores"].read_text().splitlines()
+    assert rows[0] == "id,list,round_moved,last_p_good" and len(rows) == 31
+
+
+def test_mcnemar_matches_the_exact_binomial_test():
+    a = np.array([True] * 10 + [True] * 5 + [False] * 5)
+    b = np.array([False] * 10 + [True] * 5 + [False] * 5)
+    out = mcnemar(a, b)
+    assert out["only_a_right"] == 10 and out["only_b_right"] == 0
+    assert out["p_value"] == pytest.approx(2 * 0.5 ** 10)
+    assert mcnemar(a, a)["p_value"] == 1.0
+    with pytest.raises(ValueError, match="paired"):
+        mcnemar(a, b[:3])
+
+
+def test_claims_from_the_toy_runs(runs):
+    gan, scr, _ = runs
+    claims = {c["claim"][:30]: c for c in selftrain_claims(gan, scr)}
+    assert all(c["verdict"] in VERDICTS for c in claims.values())
+    by = lambda start: next(c for k, c in claims.items() if k.startswith(start))
+    assert by("The images which are moved")["verdict"] == "holds"
+    assert by("After each iteration")["verdict"] == "holds"
+    assert by("The whole pool")["verdict"] == "holds"
+    # the random start never learned (lr = 0): the GAN start wins in the loop and once
+    assert by("Starting from a GAN")["verdict"] == "holds"
+    # and reversed, the claim does not hold
+    rev = next(c for c in selftrain_claims(scr, gan) if c["claim"].startswith("Starting from a GAN"))
+    assert rev["verdict"] == "does not hold"
+
+
+def test_claim_on_moved_precision_fails_when_moves_are_wrong(runs):
+    gan, scr, pool = runs
+    flipped = SelfTraining.__new__(SelfTraining)
+    flipped.__dict__.update(gan.__dict__)
+    flipped.pool_truth = 1 - gan.pool_truth
+    flipped.rounds = [dict(r, precision_moved=None if r["precision_moved"] is None else 0.0,
+                           wrong_moved=r["moved_to_good"] + r["moved_to_bad"]) for r in gan.rounds]
+    c = selftrain_claims(flipped, scr)[0]
+    assert c["verdict"] == "does not hold" and c["evidence"]["precision_moved"] == 0.0
+
+
+def test_compare_methods_and_one_pass_baselines(runs):
+    gan, scr, pool = runs
+    m = compare_methods(gan, scr)
+    assert set(m) == {"gan_selftrain", "random_init_selftrain", "gan_once", "scratch_seed_only"}
+    assert m["gan_selftrain"]["sorted_fraction"] == 1.0 and m["gan_selftrain"]["good_precision"] == 1.0
+    assert m["gan_once"]["good_set"] == gan.rounds[1]["moved_to_good"]
+    assert m["gan_once"]["test_accuracy"] == gan.rounds[0]["test_accuracy"]
+    assert m["scratch_seed_only"]["good_set"] == 0 and m["scratch_seed_only"]["good_precision"] is None
+    plt.close(plot_methods(m))
+    plt.close(plot_rounds({"gan": gan, "random": scr}))
+
+
+def test_threshold_effect_counts_and_precision():
+    p = np.array([0.001, 0.02, 0.5, 0.995, 0.999, 0.4])
+    truth = np.array([0, 1, 1, 1, 0, 0])
+    e = threshold_effect(p, truth, 0.03, 0.99)
+    assert (e["to_bad"], e["to_good"], e["left"]) == (2, 2, 2)
+    assert e["precision_to_bad"] == 0.5 and e["precision_to_good"] == 0.5
+    assert threshold_effect(p, None, 0.03, 0.99)["precision_to_good"] is None
+    assert show_threshold_effect(p, truth, 0.03, 0.99) == e
+    plt.close("all")
+    w = threshold_explorer(p, truth)
+    assert w is not None
+    plt.close("all")
+
+
+def test_config_and_checkpoint_errors(tmp_path):
+    with pytest.raises(ValueError, match="t_bad < t_good"):
+        SelfTrainConfig(t_bad=0.5, t_good=0.4)
+    with pytest.raises(ValueError, match="both present"):
+        SelfTraining(replace_head(Discriminator(8, 3, 32)), toy(8, 0, 0.0), ImagePool.from_images(torch.zeros(2, 3, 32, 32)))
+    with pytest.raises(FileNotFoundError):
+        load_discriminator(tmp_path / "none.pt", 8, 32)
+
+
+def test_load_discriminator_from_a_gan_checkpoint_and_a_state_dict(tmp_path):
+    tr = GANTrainer(torch.rand(8, 3, 32, 32) * 2 - 1, TrainConfig(image_size=32, ngf=8, ndf=8, batch_size=4))
+    tr.fit(1, progress=False)
+    tr.save(tmp_path / "ck.pt")
+    D = load_discriminator(tmp_path / "ck.pt", ndf=64, image_size=64)  # the checkpoint's config wins
+    assert all(torch.equal(v, tr.D.state_dict()[k]) for k, v in D.state_dict().items())
+    torch.save(tr.D.state_dict(), tmp_path / "d.pt")
+    assert load_discriminator(tmp_path / "d.pt", 8, 32).ndf == 8
+    with pytest.raises(ValueError, match="does not hold a Discriminator"):
+        load_discriminator(tmp_path / "d.pt", 16, 32)
+
+
+def test_outcome_by_kind_shares(runs):
+    gan, _, pool = runs
+    gan.pool_kind = np.where(pool.labels.numpy() == 1, "good", "drawing")
+    try:
+        out = outcome_by_kind(gan)
+    finally:
+        gan.pool_kind = None
+    assert list(out) == ["good", "drawing"]  # good first
+    assert out["good"]["good"] == 1.0 and out["drawing"]["bad"] == 1.0
+    assert out["good"]["n"] + out["drawing"]["n"] == len(pool)
+    assert all(abs(v["good"] + v["bad"] + v["unsure"] - 1) < 1e-9 for v in out.values())
