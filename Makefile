@@ -22,11 +22,11 @@ test-unit: $(STAMP)
 	MPLBACKEND=Agg $(PY) -m pytest tests/ -q -p no:cacheprovider
 
 test-notebooks: $(STAMP)
-	MPLBACKEND=Agg $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider -q notebooks/
+	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider -q notebooks/
 
 ## make reproduce: run every notebook on its defaults into runs/<timestamp>/ and write REPORT.md
 reproduce: $(STAMP)
-	MPLBACKEND=Agg $(PY) -m gan_helpers.reproduce
+	$(PY) -m gan_helpers.reproduce
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
