@@ -721,12 +721,23 @@ def show_variant(samples: dict[str, torch.Tensor], variant: str, quality: dict[s
 
 def variant_browser(samples: dict[str, torch.Tensor], quality: dict[str, dict] | None = None,
                     real: torch.Tensor | None = None):
-    """A dropdown over the variants; renders the default view (the first variant) headless."""
+    """A slider over the variants (in the order of ``samples``); renders the default view (the first
+    variant) headless. A slider over indices, not a dropdown of names: papermill runs stalled on the
+    dropdown version of this cell (not understood; see the notebook 05 notes)."""
     import ipywidgets as W
     import matplotlib.pyplot as plt
 
-    def draw(variant):
-        show_variant(samples, variant, quality, real)
-        plt.show()
+    names = list(samples)
 
-    return W.interact(draw, variant=W.Dropdown(options=list(samples), value=list(samples)[0], description="variant"))
+    from .plots import show_grid
+
+    def draw(index):  # one grid in a fresh figure, as gan_helpers.widgets.show_samples_at does
+        name = names[index]
+        fid = (quality or {}).get(name, {}).get("fid")
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        show_grid(samples[name], name if fid is None else f"{name}, FID {fid:.1f}", ax=ax)
+        plt.show()
+        return name
+
+    return W.interact(draw, index=W.IntSlider(value=0, min=0, max=len(names) - 1, description="variant #",
+                                              continuous_update=False))
