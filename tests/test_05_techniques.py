@@ -278,3 +278,12 @@ def test_summary_table_has_real_and_every_variant():
     real = {**q(0.5, 9.5)}
     tab = T.summary_table({"baseline": q(20, 5)}, real, {"baseline": {"fid_fluctuation": 0.1, "d_loss_std": 0.2}})
     assert list(tab.index) == ["real (held out)", "baseline"] and np.isnan(tab.loc["real (held out)", "FID fluctuation"])
+
+
+def test_variant_browser_renders_its_default_view():
+    import matplotlib.pyplot as plt
+
+    samples = {"baseline": torch.zeros(4, 3, 32, 32), "vbn": torch.ones(4, 3, 32, 32)}
+    w = T.variant_browser(samples, {"vbn": {"fid": 3.0}})
+    assert w is not None and w.widget.children[0].max == 1  # one slider step per variant
+    plt.close("all")
