@@ -566,8 +566,9 @@ def variant_labels(variant: str, true_labels: torch.Tensor, labelled: np.ndarray
 
 def train_variants(images: torch.Tensor, true_labels: torch.Tensor, labelled: np.ndarray, inferred: torch.Tensor,
                    n_classes: int, variants, iterations: int, base: CondGANConfig,
-                   progress: bool = False) -> dict[str, CondGANTrainer]:
-    """Train every variant from the same seed, data and iteration count; returns the trainers."""
+                   progress: bool = False, verbose: bool = True) -> dict[str, CondGANTrainer]:
+    """Train every variant from the same seed, data and iteration count; returns the trainers.
+    ``progress``: a tqdm bar per variant; ``verbose``: one line per variant when it is done."""
     import dataclasses
 
     runs = {}
@@ -576,7 +577,7 @@ def train_variants(images: torch.Tensor, true_labels: torch.Tensor, labelled: np
         t = CondGANTrainer(images, variant_labels(v, true_labels, labelled, inferred), n_classes, cfg,
                            true_labels=true_labels)
         runs[v] = t.fit(iterations, progress=progress)
-        if progress:
+        if verbose:
             print(f"{v:>18}: {iterations} iterations in {t.wall_s:.0f} s", flush=True)
     return runs
 
@@ -614,7 +615,9 @@ def show_variant_samples(samples: dict[str, dict[int, torch.Tensor]], variant: s
 
 
 def variants_browser(samples, label_names=None, gan=None):
-    """A variant dropdown and an iteration slider over stored grids; renders its default view headless."""
+    """A variant slider (index into the variants, in order) and an iteration slider over stored
+    grids; renders its default view headless. Sliders only: papermill runs stalled on a string
+    dropdown here (see notebook 05's browser)."""
     import ipywidgets as W
     import matplotlib.pyplot as plt
 
@@ -622,11 +625,13 @@ def variants_browser(samples, label_names=None, gan=None):
     its = sorted(samples[variants[0]])
     step = its[1] - its[0] if len(its) > 1 else 1
 
-    def show(variant, iteration):
-        show_variant_samples(samples, variant, iteration, label_names, gan)
+    def show(variant_index, iteration):
+        show_variant_samples(samples, variants[variant_index], iteration, label_names, gan)
         plt.show()
+        return variants[variant_index]
 
-    return W.interact(show, variant=W.Dropdown(options=variants, value=variants[-1], description="variant"),
+    return W.interact(show, variant_index=W.IntSlider(value=len(variants) - 1, min=0, max=len(variants) - 1,
+                                                      description="variant #", continuous_update=False),
                       iteration=W.IntSlider(value=its[-1], min=its[0], max=its[-1], step=step,
                                             description="iteration", continuous_update=False))
 

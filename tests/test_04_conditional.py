@@ -230,3 +230,13 @@ def test_close_claim_is_inconclusive_when_the_reference_never_learned_the_classe
     v = verdicts(gan_numbers(conditional={"class_accuracy": 0.12}, s2gan={"class_accuracy": 0.11},
                              s3gan={"class_accuracy": 0.1}))
     assert v[3] == "inconclusive"
+
+
+def test_variants_browser_renders_its_default_view():
+    import matplotlib.pyplot as plt
+
+    grids = {v: {10: torch.zeros(6, 3, 32, 32), 20: torch.ones(6, 3, 32, 32)} for v in ("conditional", "s3gan")}
+    w = C.variants_browser(grids, ["a", "b", "c"])
+    slider = w.widget.children[0]
+    assert (slider.min, slider.max, slider.value) == (0, 1, 1)  # one step per variant, the last shown first
+    plt.close("all")
