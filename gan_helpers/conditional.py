@@ -625,10 +625,15 @@ def variants_browser(samples, label_names=None, gan=None):
     its = sorted(samples[variants[0]])
     step = its[1] - its[0] if len(its) > 1 else 1
 
-    def show(variant_index, iteration):
-        show_variant_samples(samples, variants[variant_index], iteration, label_names, gan)
+    from .plots import show_grid
+
+    def show(variant_index, iteration):  # one grid in a fresh figure, as gan_helpers.widgets.show_samples_at does
+        name = variants[variant_index]
+        it = min(samples[name], key=lambda i: abs(i - iteration))
+        fig, ax = plt.subplots(figsize=(4.5, 4.5))
+        show_grid(samples[name][it], f"{name}, iteration {it}", ax=ax)
         plt.show()
-        return variants[variant_index]
+        return name
 
     return W.interact(show, variant_index=W.IntSlider(value=len(variants) - 1, min=0, max=len(variants) - 1,
                                                       description="variant #", continuous_update=False),
