@@ -44,9 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     for path in map(Path, args.notebooks):
         if not args.no_execute:
-            import papermill as pm
+            from .nbexec import execute_notebook
             print(f"[normalize] executing {path} ...", flush=True)
-            pm.execute_notebook(str(path), str(path), cwd=str(path.parent), progress_bar=False)
+            execute_notebook(path, path)
         nb = strip(nbformat.read(path, as_version=4))
         nbformat.write(nb, path)
         print(f"[normalize] {path}: {sum(c.cell_type == 'code' for c in nb.cells)} code cells")

@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-f", "--parameters-file", help="YAML of parameters for every notebook (papermill -f)")
     args = ap.parse_args(argv)
 
-    import papermill as pm
+    from .nbexec import execute_notebook
 
     notebooks = sorted(Path(args.notebooks).glob("[0-9][0-9]_*.ipynb"))
     if args.only:
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         print(f"[reproduce] {nb.name} ...", flush=True)
         try:
-            pm.execute_notebook(str(nb), str(executed), parameters=params, cwd=str(nb.parent), progress_bar=False)
+            execute_notebook(nb, executed, parameters=params)
             status = "ok"
         except Exception as e:  # keep going: the report lists what failed
             failed.append(nb.name)

@@ -1,0 +1,78 @@
+"""The bounded kernel poll behind `make reproduce` and `gan_helpers.normalize`."""
+import asyncio
+from queue import Empty
+
+import nbformat
+import pytest
+from jupyter_client.channels import AsyncZMQSocketChannel
+from nbformat.v4 import new_code_cell, new_notebook
+
+from gan_helpers import nbexec
+
+
+class FakeSocket:
+    """Reports a message ready on the n-th poll; records each poll's timeout (ms)."""
+
+    def __init__(self, ready_on_poll):
+        self.ready_on_poll, self.timeouts = ready_on_poll, []
+
+    async def poll(self, timeout_ms):
+        self.timeouts.append(timeout_ms)
+        if len(self.timeouts) == self.ready_on_poll:
+            return 1
+        await asyncio.sleep(timeout_ms / 1000)
+        return 0
+
+
+class FakeChannel:
+    get_msg = nbexec._sliced_get_msg
+
+    def __init__(self, socket):
+        self.socket = socket
+
+    async def _recv(self):
+        return {"msg_type": "execute_reply"}
+
+
+def test_without_timeout_the_wait_is_cut_into_slices_until_a_message_comes(monkeypatch):
+    monkeypatch.setattr(nbexec, "POLL_SLICE_S", 0.01)
+    channel = FakeChannel(FakeSocket(ready_on_poll=4))
+    assert asyncio.run(channel.get_msg(timeout=None)) == {"msg_type": "execute_reply"}
+    assert channel.socket.timeouts == [10, 10, 10, 10]  # never an unbounded poll(None)
+
+
+def test_with_a_timeout_it_still_raises_empty_when_nothing_comes(monkeypatch):
+    monkeypatch.setattr(nbexec, "POLL_SLICE_S", 0.02)
+    channel = FakeChannel(FakeSocket(ready_on_poll=-1))
+    with pytest.raises(Empty):
+        asyncio.run(channel.get_msg(timeout=0.05))
+    assert 3 <= len(channel.socket.timeouts) <= 4 and all(t <= 20 for t in channel.socket.timeouts)
+
+
+def test_the_patch_is_undone_after_the_block():
+    original = AsyncZMQSocketChannel.get_msg
+    with nbexec.bounded_kernel_polls():
+        assert AsyncZMQSocketChannel.get_msg is nbexec._sliced_get_msg
+    assert AsyncZMQSocketChannel.get_msg is original
+
+
+def test_cli_executes_a_widget_notebook_with_parameters(tmp_path, capsys):
+    params = new_code_cell("lo = -50  # low threshold")
+    params.metadata["tags"] = ["parameters"]
+    widget = new_code_cell("import ipywidgets as w\nw.interact(lambda lo: print('lo is', lo), lo=w.IntSlider(lo, -100, 100));")
+    nb = new_notebook(cells=[params, widget])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    (tmp_path / "p.yaml").write_text("lo: 10\n")
+    assert nbexec.main([str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), "-f", str(tmp_path / "p.yaml"),
+                        "-p", "lo", "20"]) == 0
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    texts = [o.get("text", "") + str(o.get("data", {}).get("text/plain", "")) for c in out.cells for o in c.get("outputs", [])]
+    assert any("IntSlider(value=20" in t for t in texts)  # -p wins over -f, and the widget cell ran
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_cli_names_a_missing_notebook(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        nbexec.main([str(tmp_path / "nope.ipynb"), str(tmp_path / "out.ipynb")])
+    assert "no notebook at" in capsys.readouterr().err
