@@ -194,6 +194,12 @@ def test_claims_follow_the_numbers():
     # within noise on FID and accuracy: inconclusive
     v = verdicts(gan_numbers(s3gan_no_rotation={"fid": 21.5, "class_accuracy": 0.78}))
     assert v[4] == "inconclusive"
+    # no arm reads as its class (accuracy at chance, 0.1): class differences are noise, FID alone gives "partly"
+    at_chance = {v: {"class_accuracy": 0.11} for v in ("conditional", "s2gan", "s3gan")}
+    v = verdicts(gan_numbers(**at_chance, s3gan_no_rotation={"fid": 60.0, "class_accuracy": 0.17}))
+    assert v[3] == "inconclusive" and v[4] == "partly"
+    v = verdicts(gan_numbers(**at_chance, s3gan_no_rotation={"fid": 5.0, "class_accuracy": 0.05}))
+    assert v[4] == "does not hold"
 
 
 def test_show_variant_samples_picks_the_nearest_iteration_and_labels_rows():
