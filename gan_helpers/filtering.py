@@ -464,7 +464,8 @@ def filtering_claims(summary: dict, detection: dict | None, low_tail: dict | Non
     claims.append(claim(
         "Retraining on the filtered set gives a better GAN", SOURCE, v,
         {"fid_before": b["fid"], "fid_after": a["fid"], "fid_margin": margin, "kid_before": b["kid"],
-         "kid_after": a["kid"], "kid_margin": kid_margin, "reference": retrain.get("reference", "")}))
+         "kid_after": a["kid"], "kid_margin": kid_margin, "reference": retrain.get("reference", ""),
+         "note": "one training each: the margins are sampling noise of the metrics, not seed-to-seed spread of training"}))
 
     # 6. duplication over-weights those emotes in the samples
     if weight is not None and weight["before"]["uniform_share"] > 0:
