@@ -25,8 +25,11 @@ test-notebooks: $(STAMP)
 	$(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider -q notebooks/
 
 ## make reproduce: run every notebook on its defaults into runs/<timestamp>/ and write REPORT.md
+## (ONLY="02 04" runs some; SEEDS="0 1 2" runs each once per seed and adds SEEDS.md, verdicts per seed)
+ONLY  ?=
+SEEDS ?=
 reproduce: $(STAMP)
-	$(PY) -m gan_helpers.reproduce
+	$(PY) -m gan_helpers.reproduce $(if $(ONLY),--only $(ONLY)) $(if $(SEEDS),--seeds $(SEEDS))
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/

@@ -623,33 +623,6 @@ def show_variant_samples(samples: dict[str, dict[int, torch.Tensor]], variant: s
     return it
 
 
-def variants_browser(samples, label_names=None, gan=None):
-    """A variant slider (index into the variants, in order) and an iteration slider over stored
-    grids; renders its default view headless. Sliders only: papermill runs stalled on a string
-    dropdown here (see notebook 05's browser)."""
-    import ipywidgets as W
-    import matplotlib.pyplot as plt
-
-    variants = list(samples)
-    its = sorted(samples[variants[0]])
-    step = its[1] - its[0] if len(its) > 1 else 1
-
-    from .plots import show_grid
-
-    def show(variant_index, iteration):  # one grid in a fresh figure, as gan_helpers.widgets.show_samples_at does
-        name = variants[variant_index]
-        it = min(samples[name], key=lambda i: abs(i - iteration))
-        fig, ax = plt.subplots(figsize=(4.5, 4.5))
-        show_grid(samples[name][it], f"{name}, iteration {it}", ax=ax)
-        plt.show()
-        return name
-
-    return W.interact(show, variant_index=W.IntSlider(value=len(variants) - 1, min=0, max=len(variants) - 1,
-                                                      description="variant #", continuous_update=False),
-                      iteration=W.IntSlider(value=its[-1], min=its[0], max=its[-1], step=step,
-                                            description="iteration", continuous_update=False))
-
-
 def plot_variant_scores(gan: dict[str, dict], axes=None):
     """Bars per variant: FID (with 2x bootstrap noise) and class accuracy of G(z, y)."""
     import matplotlib.pyplot as plt

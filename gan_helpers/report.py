@@ -45,3 +45,44 @@ def build_report(run_dir: str | Path, title: str = "Reproduction report") -> Pat
     out = run_dir / "REPORT.md"
     out.write_text("\n".join(lines) + "\n")
     return out
+
+
+def build_seed_report(run_dir: str | Path, title: str = "Verdicts across seeds") -> Path:
+    """Read ``run_dir/seed-<S>/<notebook>/results.json`` and write ``run_dir/SEEDS.md``: each claim's
+    verdict under every seed, and whether the seeds agree. A verdict that changes with the seed rests
+    on a margin smaller than the seed-to-seed spread of the run, whatever its evidence says."""
+    run_dir = Path(run_dir)
+    seed_dirs = sorted(run_dir.glob("seed-*"), key=lambda p: int(p.name.split("-", 1)[1]))
+    seeds = [p.name.split("-", 1)[1] for p in seed_dirs]
+    # (notebook, claim index) -> claim text, {seed: verdict}
+    table: dict[tuple[str, int], tuple[str, dict[str, str]]] = {}
+    runtimes: dict[str, dict[str, float]] = {}
+    for seed, sd in zip(seeds, seed_dirs):
+        for path in sorted(sd.glob("*/results.json")):
+            doc = json.loads(path.read_text())
+            nb = path.parent.name
+            runtimes.setdefault(nb, {})[seed] = doc.get("runtime_s")
+            for i, c in enumerate(doc.get("claims", [])):
+                text, verdicts = table.setdefault((nb, i), (c["claim"], {}))
+                if c["claim"] != text:
+                    raise ValueError(f"{nb} claim {i} reads differently under seed {seed}: {c['claim']!r} vs {text!r}")
+                verdicts[seed] = c["verdict"]
+    lines = [f"# {title}", "", f"Run folder: `{run_dir}`; seeds {', '.join(seeds) or '(none)'}.", "",
+             "| notebook | claim | " + " | ".join(f"seed {s}" for s in seeds) + " | seeds agree |",
+             "|---|---|" + "---|" * len(seeds) + "---|"]
+    agree = 0
+    for (nb, _), (text, verdicts) in sorted(table.items()):
+        same = len(verdicts) == len(seeds) and len(set(verdicts.values())) == 1
+        agree += same
+        cells = " | ".join(verdicts.get(s, "missing") for s in seeds)
+        lines.append(f"| {nb} | {text.replace('|', chr(92) + '|')} | {cells} | {'yes' if same else '**no**'} |")
+    if not table:
+        lines.append("| (none) | no results.json found |" + " |" * len(seeds) + " |")
+    lines += ["", f"Claims whose verdict is the same under every seed: {agree} of {len(table)}.", "",
+              "| notebook | " + " | ".join(f"runtime seed {s} (s)" for s in seeds) + " |",
+              "|---|" + "---|" * len(seeds)]
+    lines += [f"| {nb} | " + " | ".join(f"{rt[s]:.0f}" if isinstance(rt.get(s), (int, float)) else "?" for s in seeds) + " |"
+              for nb, rt in sorted(runtimes.items())]
+    out = run_dir / "SEEDS.md"
+    out.write_text("\n".join(lines) + "\n")
+    return out

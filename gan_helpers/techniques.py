@@ -717,27 +717,3 @@ def show_variant(samples: dict[str, torch.Tensor], variant: str, quality: dict[s
         show_grid(real, "real (training set)", ax=axes[0, 1], max_images=max_images)
     fig.tight_layout()
     return fig
-
-
-def variant_browser(samples: dict[str, torch.Tensor], quality: dict[str, dict] | None = None,
-                    real: torch.Tensor | None = None):
-    """A slider over the variants (in the order of ``samples``); renders the default view (the first
-    variant) headless. A slider over indices, not a dropdown of names: papermill runs stalled on the
-    dropdown version of this cell (not understood; see the notebook 05 notes)."""
-    import ipywidgets as W
-    import matplotlib.pyplot as plt
-
-    names = list(samples)
-
-    from .plots import show_grid
-
-    def draw(index):  # one grid in a fresh figure, as gan_helpers.widgets.show_samples_at does
-        name = names[index]
-        fid = (quality or {}).get(name, {}).get("fid")
-        fig, ax = plt.subplots(figsize=(4.5, 4.5))
-        show_grid(samples[name], name if fid is None else f"{name}, FID {fid:.1f}", ax=ax)
-        plt.show()
-        return name
-
-    return W.interact(draw, index=W.IntSlider(value=0, min=0, max=len(names) - 1, description="variant #",
-                                              continuous_update=False))

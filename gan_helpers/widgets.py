@@ -3,35 +3,71 @@ notebook also calls directly (``interact`` swallows exceptions in callbacks, so 
 itself is what the tests and the cell before the widget exercise)."""
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from typing import Callable, Hashable, Mapping, Union
 
 import matplotlib.pyplot as plt
 import torch
 
 from .plots import show_grid
 
+# key (a G:D ratio, a variant name) -> one grid, or iteration -> grid for grids stored during training
+Grids = Mapping[Hashable, Union[torch.Tensor, Mapping[int, torch.Tensor]]]
+# key -> one score, or key -> {iteration: score}
+Scores = Mapping[Hashable, Union[float, Mapping[int, float]]]
 
-def show_samples_at(samples: Mapping[int, Mapping[int, torch.Tensor]], ratio: int, iteration: int,
-                    fids: Mapping[int, Mapping[int, float]] | None = None, max_images: int = 64):
-    """The fixed-noise grid of one ratio at one stored iteration (nearest stored one if absent)."""
-    stored = sorted(samples[ratio])
-    it = min(stored, key=lambda i: abs(i - iteration))
-    fid = "" if not fids or it not in fids.get(ratio, {}) else f", FID {fids[ratio][it]:.1f}"
+
+def show_grid_at(grids: Grids, key: Hashable, iteration: int | None = None, scores: Scores | None = None,
+                 describe: Callable[[Hashable], str] = str, score_name: str = "FID", max_images: int = 64):
+    """Draw the grid stored under ``key`` in a fresh figure. Where the entry holds grids per
+    iteration, the stored iteration nearest ``iteration`` is shown (the last one if None).
+    Returns the iteration shown, or None for an entry that is a single grid."""
+    if key not in grids:
+        raise KeyError(f"no sample grid for {key!r}; stored: {list(grids)}")
+    entry, shown = grids[key], None
+    if isinstance(entry, Mapping):
+        stored = sorted(entry)
+        shown = stored[-1] if iteration is None else min(stored, key=lambda i: abs(i - iteration))
+        entry = entry[shown]
+    score = (scores or {}).get(key)
+    if isinstance(score, Mapping):
+        score = score.get(shown)
+    title = describe(key) + ("" if shown is None else f", iteration {shown}") \
+        + ("" if score is None else f", {score_name} {score:.1f}")
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
-    show_grid(samples[ratio][it], f"G:D {ratio}:1, iteration {it}{fid}", ax=ax, max_images=max_images)
+    show_grid(entry, title, ax=ax, max_images=max_images)
     plt.show()
-    return it
+    return shown
 
 
-def samples_browser(samples: Mapping[int, Mapping[int, torch.Tensor]], fids=None,
-                    show: Callable = show_samples_at):
-    """A ratio dropdown and an iteration slider over stored sample grids. Renders its default view headless."""
+def grid_browser(grids: Grids, scores: Scores | None = None, describe: Callable[[Hashable], str] = str,
+                 label: str = "variant", default: int = -1, score_name: str = "FID", max_images: int = 64,
+                 draw: Callable[[Hashable, int | None], object] | None = None):
+    """A slider over the keys of ``grids`` (named by ``describe``; ``default`` indexes the one shown
+    first) and, where grids were stored per iteration, an iteration slider. Each move calls ``draw(key,
+    iteration)``, by default :func:`show_grid_at` (a notebook passes its own to label rows, say).
+    Renders its default view headless, so papermill and nbval run it."""
     import ipywidgets as W
 
-    ratios = sorted(samples)
-    its = sorted(samples[ratios[0]])
+    keys = list(grids)
+    if not keys:
+        raise ValueError("grid_browser needs at least one sample grid")
+    names = [describe(k) for k in keys]
+    if len(set(names)) != len(names):
+        raise ValueError(f"describe gives the same name to two keys: {names}")
+    key_slider = W.SelectionSlider(options=list(zip(names, keys)), value=keys[default], description=label,
+                                   continuous_update=False)
+
+    def show(key, iteration):
+        if draw is None:
+            return show_grid_at(grids, key, iteration, scores, describe, score_name, max_images)
+        shown = draw(key, iteration)
+        plt.show()  # the widget's output area shows the figure the callback drew
+        return shown
+
+    if not isinstance(grids[keys[0]], Mapping):
+        return W.interact(show, key=key_slider, iteration=W.fixed(None))
+    its = sorted(grids[keys[0]])
     step = its[1] - its[0] if len(its) > 1 else 1
-    return W.interact(lambda ratio, iteration: show(samples, ratio, iteration, fids),
-                      ratio=W.Dropdown(options=ratios, value=ratios[-1], description="G:D ratio"),
+    return W.interact(show, key=key_slider,
                       iteration=W.IntSlider(value=its[-1], min=its[0], max=its[-1], step=step,
                                             description="iteration", continuous_update=False))

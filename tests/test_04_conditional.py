@@ -241,8 +241,18 @@ def test_close_claim_is_inconclusive_when_the_reference_never_learned_the_classe
 def test_variants_browser_renders_its_default_view():
     import matplotlib.pyplot as plt
 
+    from gan_helpers.widgets import grid_browser
+
     grids = {v: {10: torch.zeros(6, 3, 32, 32), 20: torch.ones(6, 3, 32, 32)} for v in ("conditional", "s3gan")}
-    w = C.variants_browser(grids, ["a", "b", "c"])
-    slider = w.widget.children[0]
-    assert (slider.min, slider.max, slider.value) == (0, 1, 1)  # one step per variant, the last shown first
+    drawn = []
+
+    def draw(v, it):  # notebook 04's call: rows labelled by class
+        drawn.append((v, it))
+        return C.show_variant_samples(grids, v, it, ["a", "b", "c"])
+
+    w = grid_browser(grids, draw=draw)
+    key, iteration = w.widget.children[:2]
+    assert [k for _, k in key.options] == ["conditional", "s3gan"] and key.value == "s3gan"  # the last variant shown first
+    assert (iteration.min, iteration.max, iteration.step, iteration.value) == (10, 20, 10, 20)
+    assert drawn == [("s3gan", 20)]
     plt.close("all")

@@ -283,7 +283,11 @@ def test_summary_table_has_real_and_every_variant():
 def test_variant_browser_renders_its_default_view():
     import matplotlib.pyplot as plt
 
+    from gan_helpers.widgets import grid_browser
+
     samples = {"baseline": torch.zeros(4, 3, 32, 32), "vbn": torch.ones(4, 3, 32, 32)}
-    w = T.variant_browser(samples, {"vbn": {"fid": 3.0}})
-    assert w is not None and w.widget.children[0].max == 1  # one slider step per variant
+    w = grid_browser(samples, {"vbn": 3.0}, default=0)  # notebook 05's call: one grid per variant
+    assert w.widget.children[0].value == "baseline"
+    assert sum(hasattr(c, "options") or hasattr(c, "max") for c in w.widget.children) == 1  # no iteration slider
+    assert plt.gca().get_title() == "baseline"
     plt.close("all")

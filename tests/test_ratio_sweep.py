@@ -9,7 +9,7 @@ from gan_helpers.ratio_sweep import (QualityEvaluator, coat_analysis, equal_comp
                                      mouse_attribute_labels,
                                      run_sweep, sweep_claims)
 from gan_helpers.train import TrainConfig
-from gan_helpers.widgets import samples_browser, show_samples_at
+from gan_helpers.widgets import grid_browser, show_grid_at
 
 
 def _flat(rgb, n=8, size=32):
@@ -89,9 +89,10 @@ def test_tiny_sweep_end_to_end():
 
 def test_plots_and_widget_default_view():
     samples = {2: {10: torch.zeros(4, 3, 32, 32), 20: torch.ones(4, 3, 32, 32)}}
-    assert show_samples_at(samples, 2, 18, fids={2: {20: 3.0}}) == 20  # nearest stored iteration
-    w = samples_browser(samples)
-    assert w is not None
+    assert show_grid_at(samples, 2, 18, {2: {20: 3.0}}, describe="G:D {}:1".format) == 20  # nearest stored
+    assert plt.gca().get_title() == "G:D 2:1, iteration 20, FID 3.0"
+    w = grid_browser(samples, describe="G:D {}:1".format, label="G:D ratio")  # notebook 01's call
+    assert w.widget.children[0].options == (("G:D 2:1", 2),)
     ax = plot_log_loss_ratio({1: [0.5, 0.2], 4: [0.1, 0.0]})
     assert len(ax.lines) == 3  # two ratios and the parity line
     fig = show_grids({"a": torch.zeros(4, 3, 8, 8), "b": torch.zeros(4, 3, 8, 8)})

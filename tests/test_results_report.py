@@ -58,3 +58,18 @@ def test_normalize_strips_run_metadata_and_refuses_injected_cells():
     c.metadata["tags"] = ["injected-parameters"]
     with pytest.raises(ValueError, match="injected"):
         strip(nb)
+
+
+def test_seed_report_marks_missing_runs_and_refuses_claims_that_differ(tmp_path):
+    from gan_helpers.report import build_seed_report
+
+    write_results(tmp_path / "seed-0" / "01_x", {"seed": 0}, 1.0, [claim("G wins", "doc", "holds", {"a": 1})])
+    write_results(tmp_path / "seed-10" / "01_x", {"seed": 10}, 2.0, [claim("G wins", "doc", "partly", {"a": 2})])
+    (tmp_path / "seed-2").mkdir()  # a seed whose notebook failed: no results.json
+    text = build_seed_report(tmp_path).read_text()
+    assert "| seed 0 | seed 2 | seed 10 |" in text  # numeric order, not text order
+    assert "| 01_x | G wins | holds | missing | partly | **no** |" in text
+    assert "| 01_x | 1 | ? | 2 |" in text
+    write_results(tmp_path / "seed-2" / "01_x", {"seed": 2}, 1.0, [claim("D wins", "doc", "holds", {"a": 1})])
+    with pytest.raises(ValueError, match="claim 0 reads differently under seed"):
+        build_seed_report(tmp_path)
