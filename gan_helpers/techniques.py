@@ -30,7 +30,6 @@ verdicts.
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from dataclasses import dataclass
 
@@ -366,18 +365,6 @@ class ImprovedGANTrainer(GANTrainer):
         if it in cfg.sample_at:
             self.samples[it] = self.sample(fixed=True)
         return row
-
-
-def threads_for_load(threads: int = 0) -> int:
-    """Set and return torch's intra-op threads: ``threads`` if > 0, else all CPUs on a quiet machine
-    and 1 when the 1-minute load average exceeds the CPU count (OpenMP threads that compete with
-    other processes' threads spin and wait: on a loaded 2-core machine 2 threads ran ~20x slower
-    than 1 here)."""
-    n_cpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if threads <= 0:
-        threads = 1 if hasattr(os, "getloadavg") and os.getloadavg()[0] > n_cpu else n_cpu
-    torch.set_num_threads(threads)
-    return threads
 
 
 # ---------------------------------------------------------------------------------------------
