@@ -253,6 +253,11 @@ def test_claims_follow_the_numbers():
     assert T.ablation_claims(quality, real, stability, ladder)[0]["verdict"] == "does not hold"
     quality["minibatch_disc"] = q(15, 6)
     assert T.ablation_claims(quality, real, stability, ladder)[0]["verdict"] == "inconclusive"
+    # both collapsed to one class; minibatch discrimination only a little less peaked: partly, not holds
+    quality["baseline"], quality["minibatch_disc"] = q(600, 1, classes=1, kl=3.92), q(500, 1, classes=1, kl=3.80)
+    assert T.ablation_claims(quality, real, stability, ladder)[0]["verdict"] == "partly"
+    quality["minibatch_disc"] = q(500, 2, classes=6, kl=1.5)
+    assert T.ablation_claims(quality, real, stability, ladder)[0]["verdict"] == "holds"
 
 
 def test_show_variant_draws_and_names_missing():
