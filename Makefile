@@ -29,7 +29,7 @@ test-notebooks: $(STAMP)
 ONLY  ?=
 SEEDS ?=
 reproduce: $(STAMP)
-	$(PY) -m gan_helpers.reproduce $(if $(ONLY),--only $(ONLY)) $(if $(SEEDS),--seeds $(SEEDS))
+	$(PY) -m gan_helpers.tools.reproduce $(if $(ONLY),--only $(ONLY)) $(if $(SEEDS),--seeds $(SEEDS))
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
@@ -39,7 +39,7 @@ benchmark: $(STAMP)
 
 ## make normalize: re-execute the committed notebooks in place and strip run-specific metadata
 normalize: $(STAMP)
-	$(PY) -m gan_helpers.normalize notebooks/[0-9][0-9]_*.ipynb
+	$(PY) -m gan_helpers.tools.normalize notebooks/[0-9][0-9]_*.ipynb
 
 clean:
 	rm -rf runs outputs notebooks/outputs

@@ -20,7 +20,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import DownloadUnavailableError
+from .evaluate import extract_features  # noqa: F401 (re-exported)
+from .fit import fit, flip_and_shift, index_batches
+from .images import DownloadUnavailableError
 
 
 class DomainClassifier(nn.Module):
@@ -52,7 +54,8 @@ def train_domain_classifier(images: torch.Tensor, labels: dict[str, torch.Tensor
                             epochs: int = 8, batch_size: int = 64, lr: float = 2e-3, width: int = 32,
                             feature_dim: int = 128, seed: int = 0, device: str | torch.device = "cpu",
                             augment: bool = True) -> DomainClassifier:
-    """Fit a :class:`DomainClassifier` on ``images`` (N, 3, S, S) in [-1, 1] and their labels.
+    """Fit a :class:`DomainClassifier` on ``images`` (N, 3, S, S) in [-1, 1] and their labels, with the
+    one supervised loop (:func:`gan_helpers.fit.fit`, one-cycle schedule).
 
     ``augment`` adds random horizontal flips and small shifts, so that the features care about
     content more than exact pixel positions. Returns the model in eval mode.
@@ -62,41 +65,12 @@ def train_domain_classifier(images: torch.Tensor, labels: dict[str, torch.Tensor
         if len(v) != len(images):
             raise ValueError(f"labels[{k!r}] has {len(v)} entries for {len(images)} images")
     n_classes = {k: int(v.max()) + 1 for k, v in labels.items()}
-    g = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    model = DomainClassifier(n_classes, width, feature_dim).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, lr, total_steps=epochs * max(1, len(images) // batch_size))
-    model.train()
-    for _ in range(epochs):
-        perm = torch.randperm(len(images), generator=g)
-        for i in range(0, len(images) - batch_size + 1, batch_size):
-            idx = perm[i:i + batch_size]
-            x = images[idx].to(device)
-            if augment:
-                if torch.rand(1, generator=g) < 0.5:
-                    x = x.flip(3)
-                dx, dy = torch.randint(-2, 3, (2,), generator=g).tolist()
-                x = torch.roll(x, (dy, dx), (2, 3))
-            out = model(x)
-            loss = sum(F.cross_entropy(out[k], labels[k][idx].to(device)) for k in labels)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-    return model.eval()
-
-
-@torch.no_grad()
-def extract_features(model: nn.Module, images: torch.Tensor, batch_size: int = 256,
-                     device: str | torch.device | None = None) -> torch.Tensor:
-    """``model.features`` over ``images`` in batches, in eval mode: (N, D) float32 on the CPU."""
-    device = device or next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    out = [model.features(images[i:i + batch_size].to(device)).float().cpu() for i in range(0, len(images), batch_size)]
-    model.train(was_training)
-    return torch.cat(out)
+    model = DomainClassifier(n_classes, width, feature_dim)
+    make = index_batches(images, labels, flip_and_shift if augment else None)
+    loss = lambda out, y: sum(F.cross_entropy(out[k], y[k]) for k in y)
+    model, _ = fit(model, make, loss, len(images), batch_size, epochs=epochs, lr=lr, seed=seed, device=device)
+    return model
 
 
 @torch.no_grad()

@@ -1,29 +1,64 @@
-r"""DCGAN generator and discriminator (Radford, Metz & Chintala 2016, arXiv:1511.06434).
+r"""The networks: DCGAN (Radford, Metz & Chintala 2016, arXiv:1511.06434) and its variants.
 
-The architecture follows the paper's guidelines and pytorch/examples ``dcgan/main.py``:
-strided convolutions instead of pooling, batch norm in both networks (not on G's output or
-D's input layer), ReLU in G with a ``tanh`` output, LeakyReLU(0.2) in D, and weights drawn
-from :math:`\mathcal{N}(0, 0.02)`.
+* :class:`Generator` / :class:`Discriminator`: DCGAN as in pytorch/examples ``dcgan/main.py``:
+  strided convolutions instead of pooling, ReLU in G with a ``tanh`` output, LeakyReLU(0.2) in
+  D, weights from :math:`\mathcal{N}(0, 0.02)`, 32 or 64 px. D's normalisation is a choice:
+  ``norm="batch"`` (DCGAN), ``"spectral"`` (Miyato et al. 2018: every layer's weight divided
+  by its largest singular value, no batch statistics) or ``"none"``. D may end in a minibatch-
+  discrimination layer (Salimans et al. 2016), and G may use virtual batch norm
+  (:class:`VBNGenerator`).
+* :class:`CondGenerator` / :class:`ProjectionDiscriminator`: the class-conditional pair of
+  notebook 04 (conditional batch norm in G; projection D, Miyato & Koyama 2018).
 
-Two deliberate differences from pytorch/examples:
-
-* ``Discriminator.forward`` returns **logits** (no final sigmoid). The losses use
-  ``binary_cross_entropy_with_logits``, which is numerically stable and safe under bf16
-  autocast; ``torch.sigmoid(logits)`` is the paper's :math:`D(x)`.
-* Both networks support 32 and 64 px: 64 px has one more up/down-sampling stage.
-
-``Discriminator.features`` exposes the last convolutional feature map (flattened), which
-later notebooks reuse: scoring a data set (02), fine-tuning a classifier (03).
+Every discriminator returns **logits** (``sigmoid`` gives the paper's :math:`D(x)`) from
+``forward(x, y=None)``, and ``forward_all(x, y=None)`` returns a :class:`DOutput` with the
+features and any extra heads. Every model records the arguments it was built with in
+``.spec``; :func:`build` rebuilds it, so a checkpoint needs no pickled classes.
 """
 from __future__ import annotations
 
+import functools
+import inspect
+from dataclasses import dataclass
+
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import spectral_norm
+
+from .layers import ConditionalBatchNorm2d, MinibatchDiscrimination, VirtualBatchNorm2d
 
 SUPPORTED_SIZES = (32, 64)
+NORMS = ("batch", "spectral", "none")
+MODELS: dict[str, type[nn.Module]] = {}
 
 
-def _check_size(image_size: int) -> int:
+def registered(cls):
+    """Record a model class by name and its constructor arguments in ``self.spec``."""
+    init = cls.__init__
+    sig = inspect.signature(init)
+
+    @functools.wraps(init)
+    def __init__(self, *args, **kwargs):
+        bound = sig.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        init(self, *args, **kwargs)
+        if type(self) is cls:
+            self.spec = {"name": cls.__name__, "kwargs": {k: v for k, v in list(bound.arguments.items())[1:]}}
+
+    cls.__init__ = __init__
+    MODELS[cls.__name__] = cls
+    return cls
+
+
+def build(spec: dict) -> nn.Module:
+    """The model a ``.spec`` describes, freshly initialised."""
+    if not isinstance(spec, dict) or spec.get("name") not in MODELS:
+        raise ValueError(f"unknown model spec {spec!r}; known models: {sorted(MODELS)}")
+    return MODELS[spec["name"]](**spec["kwargs"])
+
+
+def check_size(image_size: int) -> int:
     if image_size not in SUPPORTED_SIZES:
         raise ValueError(f"image_size must be one of {SUPPORTED_SIZES}, got {image_size!r}")
     return image_size
@@ -40,63 +75,213 @@ def weights_init(module: nn.Module) -> None:
         nn.init.zeros_(module.bias)
 
 
+@dataclass
+class DOutput:
+    logits: torch.Tensor                        # (B,) real/fake logit
+    features: torch.Tensor                      # (B, F) the features the heads read
+    rotation_logits: torch.Tensor | None = None  # (B, 4)
+    class_logits: torch.Tensor | None = None     # (B, K)
+
+
+# ---------------------------------------------------------------------------------------------
+# DCGAN
+# ---------------------------------------------------------------------------------------------
+
+@registered
 class Generator(nn.Module):
     """z of shape (B, nz) or (B, nz, 1, 1) -> image (B, nc, S, S) in [-1, 1]."""
 
+    n_classes = 0
+
     def __init__(self, nz: int = 100, ngf: int = 64, nc: int = 3, image_size: int = 64):
         super().__init__()
-        self.nz, self.ngf, self.nc, self.image_size = nz, ngf, nc, _check_size(image_size)
-        # channel multipliers from the 4x4 seed up to the last hidden layer
-        mults = [8, 4, 2, 1] if image_size == 64 else [4, 2, 1]
+        self.nz, self.ngf, self.nc, self.image_size = nz, ngf, nc, check_size(image_size)
+        mults = [8, 4, 2, 1] if image_size == 64 else [4, 2, 1]  # channel multipliers, 4x4 up to S/2
         layers: list[nn.Module] = [
             nn.ConvTranspose2d(nz, ngf * mults[0], 4, 1, 0, bias=False),  # (B, ngf*m0, 4, 4)
             nn.BatchNorm2d(ngf * mults[0]),
             nn.ReLU(True),
         ]
         for m_in, m_out in zip(mults[:-1], mults[1:]):  # each doubles the side: 4 -> 8 -> 16 (-> 32)
-            layers += [
-                nn.ConvTranspose2d(ngf * m_in, ngf * m_out, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(ngf * m_out),
-                nn.ReLU(True),
-            ]
+            layers += [nn.ConvTranspose2d(ngf * m_in, ngf * m_out, 4, 2, 1, bias=False),
+                       nn.BatchNorm2d(ngf * m_out), nn.ReLU(True)]
         layers += [nn.ConvTranspose2d(ngf * mults[-1], nc, 4, 2, 1, bias=False), nn.Tanh()]  # (B, nc, S, S)
         self.main = nn.Sequential(*layers)
         self.apply(weights_init)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if z.dim() == 2:
             z = z[:, :, None, None]
         return self.main(z)
 
 
-class Discriminator(nn.Module):
-    """image (B, nc, S, S) -> logit (B,). ``sigmoid(logit)`` is the probability that the image is real."""
+@registered
+class VBNGenerator(Generator):
+    """The DCGAN generator with every batch norm replaced by :class:`~gan_helpers.layers.VirtualBatchNorm2d`.
 
-    def __init__(self, ndf: int = 64, nc: int = 3, image_size: int = 64):
+    ``ref_z`` (a buffer, fixed at construction from ``ref_seed``, saved in checkpoints) is the
+    reference batch; each forward pass first runs it (collecting each layer's statistics with the
+    current weights), then the real input. This doubles the cost of G's forward pass, as the
+    paper notes.
+    """
+
+    def __init__(self, nz: int = 100, ngf: int = 64, nc: int = 3, image_size: int = 64,
+                 ref_batch_size: int = 64, ref_seed: int = 0):
+        super().__init__(nz, ngf, nc, image_size)
+        for i, m in enumerate(self.main):
+            if isinstance(m, nn.BatchNorm2d):
+                vbn = VirtualBatchNorm2d(m.num_features, m.eps)
+                vbn.weight.data.copy_(m.weight.data)  # keep the DCGAN initialisation N(1, 0.02)
+                self.main[i] = vbn
+        self.register_buffer("ref_z", torch.randn(ref_batch_size, nz, generator=torch.Generator().manual_seed(ref_seed)))
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if z.dim() == 2:
+            z = z[:, :, None, None]
+        layers = [m for m in self.main if isinstance(m, VirtualBatchNorm2d)]
+        for m in layers:
+            m.collect = True
+        try:
+            self.main(self.ref_z[:, :, None, None].to(z.dtype))
+        finally:
+            for m in layers:
+                m.collect = False
+        return self.main(z)
+
+
+@registered
+class Discriminator(nn.Module):
+    """image (B, nc, S, S) -> logit (B,). ``sigmoid(logit)`` is the probability that the image is real.
+
+    ``norm``: "batch" (DCGAN: batch norm after every convolution but the first), "spectral"
+    (spectral norm on every layer, no batch norm) or "none". ``minibatch_kernels`` > 0 puts a
+    minibatch-discrimination layer between the flattened features and the linear head.
+    """
+
+    n_classes = 0
+
+    def __init__(self, ndf: int = 64, nc: int = 3, image_size: int = 64, norm: str = "batch",
+                 minibatch_kernels: int = 0, kernel_dim: int = 5):
         super().__init__()
-        self.ndf, self.nc, self.image_size = ndf, nc, _check_size(image_size)
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+        self.ndf, self.nc, self.image_size, self.norm = ndf, nc, check_size(image_size), norm
+        sn = spectral_norm if norm == "spectral" else (lambda m: m)
         mults = [1, 2, 4, 8] if image_size == 64 else [1, 2, 4]
-        layers: list[nn.Module] = [  # no batch norm on the input layer (DCGAN guideline)
-            nn.Conv2d(nc, ndf * mults[0], 4, 2, 1, bias=False),  # (B, ndf, S/2, S/2)
-            nn.LeakyReLU(0.2, inplace=True),
-        ]
+        layers: list[nn.Module] = [sn(nn.Conv2d(nc, ndf, 4, 2, 1, bias=norm != "batch")),  # (B, ndf, S/2, S/2)
+                                   nn.LeakyReLU(0.2, inplace=True)]  # no batch norm on the input layer (DCGAN)
         for m_in, m_out in zip(mults[:-1], mults[1:]):  # each halves the side, down to 4x4
-            layers += [
-                nn.Conv2d(ndf * m_in, ndf * m_out, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(ndf * m_out),
-                nn.LeakyReLU(0.2, inplace=True),
-            ]
+            layers.append(sn(nn.Conv2d(ndf * m_in, ndf * m_out, 4, 2, 1, bias=norm != "batch")))
+            if norm == "batch":
+                layers.append(nn.BatchNorm2d(ndf * m_out))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
         self.body = nn.Sequential(*layers)  # (B, ndf*m_last, 4, 4)
         self.feature_dim = ndf * mults[-1] * 4 * 4
-        self.head = nn.Conv2d(ndf * mults[-1], 1, 4, 1, 0, bias=False)  # (B, 1, 1, 1)
+        self.mbd = MinibatchDiscrimination(self.feature_dim, minibatch_kernels, kernel_dim) if minibatch_kernels else None
+        self.head = sn(nn.Linear(self.mbd.out_features if self.mbd else self.feature_dim, 1, bias=False))  # (B, 1)
         self.apply(weights_init)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The last convolutional feature map, flattened: (B, feature_dim)."""
+        """The last convolutional feature map, flattened: (B, feature_dim). Feature matching matches its mean."""
         return self.body(x).flatten(1)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x)).flatten()  # (B,)
+    def forward_all(self, x: torch.Tensor, y: torch.Tensor | None = None) -> DOutput:
+        f = self.features(x)
+        h = self.mbd(f) if self.mbd is not None else f  # (B, feature_dim [+ kernels])
+        return DOutput(self.head(h).flatten(), f)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.forward_all(x, y).logits  # (B,)
+
+
+# ---------------------------------------------------------------------------------------------
+# Class-conditional (notebook 04)
+# ---------------------------------------------------------------------------------------------
+
+@registered
+class CondGenerator(nn.Module):
+    """(z (B, nz), y (B,)) -> image (B, 3, S, S) in [-1, 1]: DCGAN layout with class-conditional
+    batch norm after every layer (BigGAN's choice; compare_gan ``resnet_biggan``).
+
+    ``n_classes=0`` is the unconditional generator (the same network with shared BN parameters).
+    """
+
+    def __init__(self, nz: int = 64, ngf: int = 32, n_classes: int = 10, image_size: int = 32):
+        super().__init__()
+        self.nz, self.n_classes, self.image_size = nz, n_classes, check_size(image_size)
+        mults = [8, 4, 2, 1] if image_size == 64 else [4, 2, 1]
+        # No bias: reshaped to (C, 4, 4), a bias is a per-position constant that batch norm (per channel)
+        # keeps, and as it grows it swamps z; with it every sample came out alike (measured, notebook 04).
+        self.fc = nn.Linear(nz, ngf * mults[0] * 16, bias=False)  # (B, ngf*m0*4*4) -> (B, ngf*m0, 4, 4)
+        self.bn0 = ConditionalBatchNorm2d(ngf * mults[0], n_classes)
+        self.ups, self.bns = nn.ModuleList(), nn.ModuleList()
+        for m_in, m_out in zip(mults[:-1], mults[1:]):  # each doubles the side: 4 -> 8 -> 16 (-> 32)
+            self.ups.append(nn.ConvTranspose2d(ngf * m_in, ngf * m_out, 4, 2, 1, bias=False))
+            self.bns.append(ConditionalBatchNorm2d(ngf * m_out, n_classes))
+        self.out = nn.ConvTranspose2d(ngf * mults[-1], 3, 4, 2, 1)  # (B, 3, S, S)
+        self.c0 = ngf * mults[0]
+        for mod in self.modules():
+            if isinstance(mod, (nn.ConvTranspose2d, nn.Linear)):
+                nn.init.normal_(mod.weight, 0.0, 0.02)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.fc(z.flatten(1)).view(len(z), self.c0, 4, 4)
+        h = F.relu(self.bn0(h, y))
+        for up, bn in zip(self.ups, self.bns):
+            h = F.relu(bn(up(h), y))
+        return torch.tanh(self.out(h))
+
+
+@registered
+class ProjectionDiscriminator(nn.Module):
+    r"""image (B, 3, S, S), y (B,) -> :math:`\psi(\phi(x)) + \langle e_y, \phi(x)\rangle`.
+
+    Spectral norm on every layer (Miyato et al. 2018), no batch norm, so real, rotated and fake
+    images can share one batch. ``y`` entries of -1 (or ``y=None``) mean "no label": the
+    projection term is 0 for them. ``rotation_head`` and ``class_head`` add linear heads on
+    :math:`\phi(x)` (SS-GAN's rotation classifier, S3GAN's class predictor).
+    """
+
+    def __init__(self, ndf: int = 32, n_classes: int = 10, image_size: int = 32,
+                 rotation_head: bool = False, class_head: bool = False):
+        super().__init__()
+        check_size(image_size)
+        self.n_classes, self.image_size = n_classes, image_size
+        mults = [1, 2, 4, 8] if image_size == 64 else [1, 2, 4]
+        layers: list[nn.Module] = []
+        c_in = 3
+        for m in mults:  # each 4x4 stride-2 convolution halves the side: 32 -> 16 -> 8 -> 4
+            layers += [spectral_norm(nn.Conv2d(c_in, ndf * m, 4, 2, 1)), nn.LeakyReLU(0.2, inplace=True)]
+            c_in = ndf * m
+        self.body = nn.Sequential(*layers)  # (B, C, 4, 4)
+        self.feature_dim = c_in
+        self.psi = spectral_norm(nn.Linear(c_in, 1))  # unconditional term
+        self.embed = spectral_norm(nn.Embedding(n_classes, c_in)) if n_classes else None  # e_y
+        if self.embed is not None:
+            nn.init.xavier_normal_(self.embed.weight_orig)  # compare_gan: glorot_normal
+        self.rotation = spectral_norm(nn.Linear(c_in, 4)) if rotation_head else None
+        self.classifier = spectral_norm(nn.Linear(c_in, n_classes)) if class_head and n_classes else None
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """phi(x): features after the last LeakyReLU, summed over positions (Miyato & Koyama): (B, C)."""
+        return self.body(x).sum((2, 3))
+
+    def projection(self, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """<e_y, phi(x)> for labelled rows, 0 where ``y`` is -1 or missing: (B,)."""
+        if y is None or self.embed is None:
+            return torch.zeros(len(h), device=h.device, dtype=h.dtype)
+        known = y >= 0
+        e = self.embed(y.clamp(min=0))  # (B, C)
+        return (e * h).sum(1) * known.to(h.dtype)
+
+    def forward_all(self, x: torch.Tensor, y: torch.Tensor | None = None) -> DOutput:
+        h = self.features(x)
+        return DOutput(self.psi(h).flatten() + self.projection(h, y), h,
+                       self.rotation(h) if self.rotation is not None else None,
+                       self.classifier(h) if self.classifier is not None else None)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.forward_all(x, y).logits
 
 
 def count_parameters(module: nn.Module) -> int:

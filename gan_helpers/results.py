@@ -69,7 +69,10 @@ def write_results(output_dir: str | Path, parameters: dict[str, Any], runtime_s:
     out.mkdir(parents=True, exist_ok=True)
     doc = {"parameters": parameters, "runtime_s": runtime_s, "claims": claims, **extra}
     path = out / "results.json"
-    path.write_text(json.dumps(to_jsonable(doc), indent=2, allow_nan=False) + "\n")
+    tmp = out / "results.json.tmp"
+    tmp.write_text(json.dumps(to_jsonable(doc), indent=2, allow_nan=False) + "\n")
+    tmp.replace(path)  # atomic: a reader sees the old file or the whole new one
+    (out / "INCOMPLETE").unlink(missing_ok=True)  # the marker gan_helpers.notebook.setup wrote
     return path
 
 

@@ -1,227 +1,303 @@
-r"""The DCGAN training loop with a generator:discriminator step ratio, checkpoints and resume.
+r"""The one GAN training loop: data order, step ratio, DiffAugment, AMP, records, checkpoints.
 
-Weaver, "Robot vs. Robot: Evening the Field in Deep Convolutional GANs for Small Datasets"
-(``../shared/seeds/003_*.txt``) adds ``g_advantage`` to carpedm20/DCGAN-tensorflow: the number
-of generator updates per discriminator update (that library's default is 2, "to make sure that
-d_loss does not go to zero"). Here it is :attr:`TrainConfig.g_steps_per_d_step`; the other
-direction, several D updates per G update (as compare_gan's ``disc_iters`` and mimicry's
-``n_dis``), is :attr:`TrainConfig.d_steps_per_g_step`.
+Every GAN in this repository trains here; what differs between notebooks is the models and the
+objective (:mod:`gan_helpers.objectives`), which turns a real and a fake batch into losses.
 
-One **iteration** is one unit of that ratio, as the counter in DCGAN-tensorflow:
+One **iteration** is one unit of the step ratio, as the counter in DCGAN-tensorflow:
 
-1. ``d_steps_per_g_step`` times, update D: maximise :math:`\log D(x) + \log(1 - D(G(z)))`
-   on a fresh real batch and a fake batch;
-2. ``g_steps_per_d_step`` times, update G: maximise :math:`\log D(G(z))` (non-saturating).
-   As in DCGAN-tensorflow and the ``g_advantage`` fork, the extra G steps reuse the
-   iteration's ``z`` unless :attr:`TrainConfig.resample_z` is set.
+1. ``d_steps_per_g_step`` times, update D on a fresh real batch and a fresh fake batch;
+2. ``g_steps_per_d_step`` times, update G. As in DCGAN-tensorflow and the document's
+   ``g_advantage`` fork (Weaver, *Robot vs. Robot*), the extra G steps reuse the iteration's
+   ``z`` unless :attr:`TrainConfig.resample_z` is set.
 
-After the updates the loop also evaluates the losses the way DCGAN-tensorflow prints them
-(``d_loss = d_loss_real + d_loss_fake`` and ``g_loss`` on the same batch and ``z``, after the
-iteration's updates). That is the quantity behind the document's Figure 1, the log of
-``g_loss / d_loss``; :meth:`GANTrainer.epoch_means` averages it per epoch.
+During G's steps D's parameters are frozen (``requires_grad_(False)``): its gradient is not
+needed, and computing it cost about a quarter of a G step.
 
-Everything the run depends on (weights, both Adam states, the data order, the RNG states and
-the counters) is in :meth:`GANTrainer.state_dict`, so an interrupted and resumed run gives
-bit-identical weights to one that ran straight through (on the CPU; on a GPU up to cuDNN's
-nondeterminism).
+**DiffAugment** (``augment="color,translation,cutout"``): every input of D, real and fake, in
+both steps, goes through the same random differentiable transforms (:mod:`gan_helpers.augment`).
+
+**Data order**: a fresh permutation every epoch (``drop_last``, as a ``DataLoader`` with
+``shuffle=True, drop_last=True``), or, after :meth:`GANTrainer.set_sampling_weights`, draws with
+replacement in proportion to per-image weights (notebook 02's discriminator-weighted arm).
+
+**Records**: ``history`` holds one value per iteration of every term the objective logs (D and
+G loss, their parts, ``D(x)``, ``D(G(z))``, ...) plus cumulative wall-clock; ``samples`` holds
+G(fixed z) at ``sample_at`` iterations (for a conditional G, one row per class); ``evals`` the
+results of an evaluation hook. ``log_paper_losses`` also evaluates both losses after each
+iteration's updates on the same batch and ``z``, the way DCGAN-tensorflow prints them (the
+document's Figure 1 is the log of their ratio).
+
+Everything the run depends on (weights, both Adam states, the objective's state, the data order,
+the RNG states and the counters) is in :meth:`GANTrainer.state_dict`, so an interrupted and
+resumed run gives bit-identical weights to one that ran straight through (on the CPU; on a GPU
+up to cuDNN's nondeterminism). Checkpoints hold only tensors and plain values and load with
+``torch.load(..., weights_only=True)``: a checkpoint is a file users download.
 """
 from __future__ import annotations
 
 import dataclasses
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
-from tqdm import tqdm
+from torch import nn
 
-from .losses import discriminator_loss, generator_loss
-from .models import Discriminator, Generator
-from .runtime import resolve_device
+from . import models as model_registry
+from . import objectives as objective_registry
+from .augment import diff_augment, parse_policy
+from .objectives import DCGANLoss, Objective
+from .runtime import amp_enabled, load_checkpoint, resolve_device
+
+RECORD_KEYS = ("iteration", "epoch", "wall_s")
 
 
 @dataclass
 class TrainConfig:
-    """Hyperparameters; the defaults are DCGAN's (Radford et al. 2016, section 4)."""
+    """The loop's settings; the models' (widths, sizes) are in their ``.spec``, the losses' in the objective.
+    Defaults are DCGAN's (Radford et al. 2016, section 4)."""
 
-    image_size: int = 64            # 32 or 64 px
-    nz: int = 100                   # size of the latent vector z
-    ngf: int = 64                   # generator width
-    ndf: int = 64                   # discriminator width
-    batch_size: int = 64            # DCGAN: 128; DCGAN-tensorflow and the document: 64
-    lr: float = 2e-4                # Adam learning rate, both networks
-    beta1: float = 0.5              # Adam beta1 (DCGAN: 0.5 instead of 0.9)
+    batch_size: int = 64            # DCGAN: 128; DCGAN-tensorflow and notebook 01's document: 64
+    lr_g: float = 2e-4              # Adam learning rate of G
+    lr_d: float = 2e-4              # Adam learning rate of D
+    betas: tuple[float, float] = (0.5, 0.999)  # Adam (DCGAN: beta1 0.5 instead of 0.9)
     g_steps_per_d_step: int = 1     # the document's g_advantage: G updates per D update
-    d_steps_per_g_step: int = 1     # the other direction: D updates per G update
+    d_steps_per_g_step: int = 1     # the other direction: D updates per G update (compare_gan's disc_iters)
     resample_z: bool = False        # fresh z for each extra G step (DCGAN-tensorflow reuses z)
-    real_label: float = 1.0         # < 1: one-sided label smoothing (Salimans et al. 2016)
+    augment: str = ""               # DiffAugment policy for every input of D, e.g. "color,translation,cutout"
     seed: int = 0
     device: str = "auto"            # "auto": cuda, then mps, then cpu
-    amp: bool = False               # bf16 autocast (CUDA only)
-    channels_last: bool = False     # channels-last memory format (faster for these convolutions on CPU and GPU)
-    log_paper_losses: bool = True   # also evaluate the losses after each iteration, as DCGAN-tensorflow prints them
+    amp: bool = True                # bf16 autocast where the hardware runs it natively (CUDA; CPUs with AVX512-BF16)
+    channels_last: bool = True      # channels-last memory format (faster convolutions on CPU and GPU)
+    log_paper_losses: bool = False  # also evaluate both losses after each iteration, as DCGAN-tensorflow prints them
     sample_at: tuple[int, ...] = () # iterations at which to keep G(fixed z)
-    n_fixed: int = 64               # how many fixed latent vectors for the sample grids
+    n_fixed: int = 64               # fixed latent vectors for the sample grids
 
     def __post_init__(self):
-        if self.g_steps_per_d_step < 1 or self.d_steps_per_g_step < 1:
-            raise ValueError("g_steps_per_d_step and d_steps_per_g_step must be >= 1")
+        for name in ("batch_size", "g_steps_per_d_step", "d_steps_per_g_step", "n_fixed"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}")
         if self.g_steps_per_d_step > 1 and self.d_steps_per_g_step > 1:
             raise ValueError("set g_steps_per_d_step or d_steps_per_g_step above 1, not both")
+        if self.lr_g <= 0 or self.lr_d <= 0:
+            raise ValueError(f"learning rates must be > 0, got lr_g={self.lr_g}, lr_d={self.lr_d}")
+        parse_policy(self.augment)
+        self.betas = tuple(float(b) for b in self.betas)
         self.sample_at = tuple(int(i) for i in self.sample_at)
 
     @property
     def ratio_name(self) -> str:
-        """"G:D" as the document writes it, e.g. "4:1"."""
+        """"G:D" as notebook 01's document writes it, e.g. "4:1"."""
         return f"{self.g_steps_per_d_step}:{self.d_steps_per_g_step}"
 
 
-HISTORY_KEYS = ("iteration", "epoch", "d_loss", "d_loss_real", "d_loss_fake", "g_loss", "d_x", "d_g_z",
-                "d_loss_paper", "g_loss_paper", "wall_s")
-
-
 class GANTrainer:
-    """Trains a DCGAN on an in-memory image tensor ``(N, 3, S, S)`` in [-1, 1].
+    """Trains ``G`` and ``D`` on an in-memory image tensor ``(N, 3, S, S)`` in [-1, 1] under ``objective``.
 
-    ``history`` holds one value per iteration for each of :data:`HISTORY_KEYS`: D loss (and its
-    real and fake terms), G loss (mean over the iteration's G steps), mean ``D(x)`` and
-    ``D(G(z))`` as probabilities, the post-update losses (``*_paper``), and cumulative wall-clock.
-    ``samples`` maps an iteration in ``config.sample_at`` to ``G(fixed_z)`` on the CPU.
+    ``labels`` (N,): class indices, -1 where a label is hidden (for a conditional G and D; ignored
+    otherwise). ``eval_labels`` (N,): true classes for logging only (S3GAN's head accuracy on
+    hidden labels); never trained on. With ``G=None``/``D=None`` the DCGAN pair is built from
+    ``nz``, ``ngf``, ``ndf`` and the images' size, initialised from ``config.seed``.
     """
 
-    def __init__(self, images: torch.Tensor, config: TrainConfig | None = None,
-                 generator: Generator | None = None, discriminator: Discriminator | None = None):
+    def __init__(self, images: torch.Tensor, G: nn.Module | None = None, D: nn.Module | None = None,
+                 objective: Objective | None = None, config: TrainConfig | None = None,
+                 labels: torch.Tensor | None = None, eval_labels: torch.Tensor | None = None,
+                 nz: int = 100, ngf: int = 64, ndf: int = 64):
         self.config = cfg = config or TrainConfig()
-        if images.dim() != 4 or images.shape[1] != 3 or images.shape[-1] != cfg.image_size or images.shape[-2] != cfg.image_size:
-            raise ValueError(f"images must be (N, 3, {cfg.image_size}, {cfg.image_size}); got {tuple(images.shape)}")
+        if images.dim() != 4 or images.shape[1] != 3 or images.shape[-1] != images.shape[-2]:
+            raise ValueError(f"images must be (N, 3, S, S); got {tuple(images.shape)}")
         if len(images) < 2:
             raise ValueError("need at least 2 training images")
+        if cfg.batch_size > len(images):
+            raise ValueError(f"batch_size {cfg.batch_size} is larger than the data ({len(images)} images); "
+                             f"use at most {len(images)}")
         self.device = resolve_device(cfg.device)
-        on_gpu = self.device.type == "cuda"
-        self.amp = cfg.amp and on_gpu
+        self.amp = amp_enabled(cfg.amp, self.device)
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
-        # a small data set lives on the accelerator; batches are then indexed there, with no copies
-        small = images.numel() * images.element_size() < 2 * 1024**3
+        small = images.numel() * images.element_size() < 2 * 1024**3  # a small set lives on the accelerator
         self.images = images.to(self.device if small else "cpu").contiguous(memory_format=self.memory_format)
-        self.batch_size = min(cfg.batch_size, len(images))
+        self.batch_size = cfg.batch_size
 
         torch.manual_seed(cfg.seed)  # weight initialisation
-        self.G = (generator or Generator(cfg.nz, cfg.ngf, 3, cfg.image_size)).to(self.device, memory_format=self.memory_format)
-        self.D = (discriminator or Discriminator(cfg.ndf, 3, cfg.image_size)).to(self.device, memory_format=self.memory_format)
-        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
-        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
+        image_size = images.shape[-1]
+        G = G if G is not None else model_registry.Generator(nz, ngf, 3, image_size)
+        D = D if D is not None else model_registry.Discriminator(ndf, 3, image_size)
+        self.G = G.to(self.device, memory_format=self.memory_format)
+        self.D = D.to(self.device, memory_format=self.memory_format)
+        self.n_classes = int(getattr(self.G, "n_classes", 0))
+        self.labels = self._check_labels(labels, "labels", images)
+        self.eval_labels = self._check_labels(eval_labels, "eval_labels", images)
+        if self.n_classes and self.labels is None:
+            raise ValueError("a class-conditional generator needs labels (use -1 where a label is hidden)")
+        self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
+        self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
+        self.objective = objective if objective is not None else DCGANLoss()
+        self.objective.bind(self)
+        self.augment = parse_policy(cfg.augment)
 
-        # one CPU generator drives the data order and every z, so the run is reproducible on any device
+        # one CPU generator drives the data order and every z; DiffAugment draws from a second one,
+        # so turning augmentation on leaves the data order and the noise unchanged
         self.rng = torch.Generator().manual_seed(cfg.seed)
-        self.fixed_z = torch.randn(cfg.n_fixed, cfg.nz, generator=self.rng)
+        self.aug_rng = torch.Generator().manual_seed(cfg.seed + 7919)
+        self.fixed_z = torch.randn(cfg.n_fixed, self.nz, generator=self.rng)
         self._perm = torch.randperm(len(self.images), generator=self.rng)
         self._pos = 0
+        self.weights: torch.Tensor | None = None
+        self.batch_index = torch.zeros(0, dtype=torch.long)
         self.iteration = self.epoch = self.d_steps = self.g_steps = 0
         self.wall_s = 0.0
-        self.history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
+        self.history: dict[str, list[float]] = {k: [] for k in RECORD_KEYS}
         self.samples: dict[int, torch.Tensor] = {}
         self.evals: list[dict] = []
 
-    # ------------------------------------------------------------------ data and noise
-    def _real_batch(self) -> torch.Tensor:
-        if self._pos + self.batch_size > len(self._perm):  # epoch over (drop_last): reshuffle
-            self._perm = torch.randperm(len(self.images), generator=self.rng)
-            self._pos = 0
-            self.epoch += 1
-        idx = self._perm[self._pos:self._pos + self.batch_size]
-        self._pos += self.batch_size
-        return self.images[idx.to(self.images.device)].to(self.device, non_blocking=True)
+    def _check_labels(self, labels, name, images):
+        if labels is None:
+            return None
+        labels = torch.as_tensor(labels).long()
+        if labels.shape != (len(images),):
+            raise ValueError(f"{name} must have one entry per image ({len(images)}), got shape {tuple(labels.shape)}")
+        if self.n_classes and labels.max() >= self.n_classes:
+            raise ValueError(f"{name} go up to {int(labels.max())}, but G has {self.n_classes} classes")
+        return labels.to(self.images.device)
 
-    def _z(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.config.nz, generator=self.rng).to(self.device, non_blocking=True)
+    @property
+    def nz(self) -> int:
+        return int(self.G.nz)
+
+    # ------------------------------------------------------------------ data, noise, D's input
+    def set_sampling_weights(self, weights: torch.Tensor | np.ndarray | None) -> None:
+        """From now on, draw each batch with replacement, image i with probability ``weights[i] / sum``.
+        ``None`` goes back to epochs of shuffled data."""
+        if weights is None:
+            self.weights = None
+            return
+        w = torch.as_tensor(np.asarray(weights), dtype=torch.float64)
+        if w.shape != (len(self.images),) or not torch.isfinite(w).all() or (w < 0).any() or w.sum() <= 0:
+            raise ValueError(f"weights must be {len(self.images)} finite non-negative numbers with a positive sum")
+        self.weights = w / w.sum()
+
+    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.weights is not None:
+            idx = torch.multinomial(self.weights, self.batch_size, replacement=True, generator=self.rng)
+        else:
+            if self._pos + self.batch_size > len(self._perm):  # epoch over (drop_last): reshuffle
+                self._perm = torch.randperm(len(self.images), generator=self.rng)
+                self._pos = 0
+                self.epoch += 1
+            idx = self._perm[self._pos:self._pos + self.batch_size]
+            self._pos += self.batch_size
+        self.batch_index = idx
+        idx = idx.to(self.images.device)
+        y = None if self.labels is None else self.labels[idx].to(self.device)
+        return self.images[idx].to(self.device, non_blocking=True), y
+
+    def _latent(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        z = torch.randn(n, self.nz, generator=self.rng).to(self.device, non_blocking=True)
+        y = torch.randint(0, self.n_classes, (n,), generator=self.rng).to(self.device) if self.n_classes else None
+        return z, y
+
+    def disc(self, x: torch.Tensor, y: torch.Tensor | None = None, full: bool = False):
+        """D on ``x`` after DiffAugment (when on): logits (B,), or a :class:`~gan_helpers.models.DOutput` if ``full``."""
+        if self.augment:
+            x = diff_augment(x, self.augment, self.aug_rng)
+        x = x.contiguous(memory_format=self.memory_format)
+        return self.D.forward_all(x, y) if full else self.D(x, y)
 
     def _autocast(self):
-        return torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=self.amp)
-
-    @staticmethod
-    def _check_finite(value: float, what: str, iteration: int) -> None:
-        if not math.isfinite(value):
-            raise FloatingPointError(
-                f"{what} became {value} at iteration {iteration}; training stopped. Lower the learning rate, "
-                f"check the data range ([-1, 1]), or resume from an earlier checkpoint.")
+        return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.amp)
 
     # ------------------------------------------------------------------ one iteration
+    def _step(self, opt: torch.optim.Optimizer, loss: torch.Tensor) -> None:
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
     def train_iteration(self) -> dict[str, float]:
-        cfg = self.config
+        cfg, obj = self.config, self.objective
         it = self.iteration + 1
         t0 = time.perf_counter()
-        d_terms, d_x, d_g_z = [], [], []
+        d_logs, g_logs = [], []
         for _ in range(cfg.d_steps_per_g_step):
-            # (1) Update D: maximize log D(x) + log(1 - D(G(z)))
-            real = self._real_batch()
-            z = self._z(self.batch_size)
+            real, y_real = self._real_batch()
+            z, y_fake = self._latent(self.batch_size)
             with self._autocast():
                 with torch.no_grad():
-                    fake = self.G(z)
-                real_logits, fake_logits = self.D(real), self.D(fake)
-                loss = discriminator_loss(real_logits, fake_logits, cfg.real_label)
-            self.opt_d.zero_grad(set_to_none=True)
-            loss.total.backward()
-            self.opt_d.step()
+                    fake = self.G(z, y_fake)
+                out = obj.d_step(self, real, y_real, fake, y_fake)
+            self._step(self.opt_d, out["d_loss"])
+            obj.after_step(self, "D")
             self.d_steps += 1
-            d_terms.append(torch.stack([loss.real.detach(), loss.fake.detach()]))
-            d_x.append(torch.sigmoid(real_logits.detach().float()).mean())
-            d_g_z.append(torch.sigmoid(fake_logits.detach().float()).mean())
-        g_terms = []
-        for k in range(cfg.g_steps_per_d_step):
-            # (2) Update G: maximize log D(G(z)) (the non-saturating loss)
-            if k > 0 and cfg.resample_z:
-                z = self._z(self.batch_size)
-            with self._autocast():
-                g_loss = generator_loss(self.D(self.G(z)))
-            self.opt_g.zero_grad(set_to_none=True)
-            g_loss.backward()
-            self.opt_g.step()
-            self.g_steps += 1
-            g_terms.append(g_loss.detach())
+            d_logs.append(out)
+        self.D.requires_grad_(False)  # G's steps need D's input gradient, not its weight gradient
+        try:
+            for k in range(cfg.g_steps_per_d_step):
+                if k > 0 and cfg.resample_z:
+                    z, y_fake = self._latent(self.batch_size)
+                with self._autocast():
+                    out = obj.g_step(self, self.G(z, y_fake), y_fake, real, y_real)
+                self._step(self.opt_g, out["g_loss"])
+                obj.after_step(self, "G")
+                self.g_steps += 1
+                g_logs.append(out)
+        finally:
+            self.D.requires_grad_(True)
 
-        d_mean = torch.stack(d_terms).mean(0)
-        row = {"iteration": it, "epoch": self.epoch,
-               "d_loss_real": d_mean[0], "d_loss_fake": d_mean[1], "d_loss": d_mean.sum(),
-               "g_loss": torch.stack(g_terms).mean(), "d_x": torch.stack(d_x).mean(), "d_g_z": torch.stack(d_g_z).mean()}
+        row = {k: torch.stack([torch.as_tensor(o[k]).detach().float() for o in logs]).mean()
+               for logs in (d_logs, g_logs) for k in logs[0]}
         if cfg.log_paper_losses:
             # the losses as DCGAN-tensorflow prints them: same batch and z, after this iteration's updates
             with torch.no_grad(), self._autocast():
-                fake_logits = self.D(self.G(z))
-                paper = discriminator_loss(self.D(real), fake_logits)
-                row["d_loss_paper"] = paper.total
-                row["g_loss_paper"] = generator_loss(fake_logits)
+                fake = self.G(z, y_fake)
+                row["d_loss_paper"] = obj.d_step(self, real, y_real, fake, y_fake)["d_loss"]
+                row["g_loss_paper"] = obj.g_step(self, fake, y_fake, real, y_real)["g_loss"]
         row = {k: float(v) for k, v in row.items()}  # one device sync per iteration
-        for key in ("d_loss", "g_loss", "d_loss_paper", "g_loss_paper"):
-            if key in row:
-                self._check_finite(row[key], key, it)
+        for key in ("d_loss", "g_loss"):
+            if not math.isfinite(row[key]):
+                raise FloatingPointError(
+                    f"{key} became {row[key]} at iteration {it}; training stopped. Lower the learning rate, "
+                    f"check the data range ([-1, 1]), or resume from an earlier checkpoint.")
         self.iteration = it
         self.wall_s += time.perf_counter() - t0
-        row["wall_s"] = self.wall_s
-        for k in HISTORY_KEYS:
-            self.history[k].append(row.get(k, float("nan")))
+        row.update(iteration=it, epoch=self.epoch, wall_s=self.wall_s)
+        for k, v in row.items():
+            self.history.setdefault(k, [float("nan")] * (it - 1)).append(v)
+        for k, v in self.history.items():  # a term logged only some iterations keeps its place
+            if len(v) < it:
+                v.append(float("nan"))
         if it in cfg.sample_at:
-            self.samples[it] = self.sample(fixed=True)
+            self.samples[it] = self.fixed_grid()
         return row
 
-    def fit(self, iterations: int, progress: bool = True, eval_every: int | None = None,
+    def fit(self, iterations: int, progress: bool = False, eval_every: int | None = None,
             eval_fn: Callable[["GANTrainer"], dict] | None = None,
-            checkpoint_path: str | Path | None = None, checkpoint_every: int | None = None) -> "GANTrainer":
+            hooks: dict[int, Callable[["GANTrainer"], None]] | None = None,
+            checkpoint_path: str | Path | None = None, checkpoint_every: int | None = None,
+            desc: str = "") -> "GANTrainer":
         """Train until ``self.iteration == iterations`` (so a resumed run continues to the same end).
 
-        ``eval_fn(trainer) -> dict`` runs every ``eval_every`` iterations and at the end; its
-        results, with the iteration and step counts, go to ``self.evals``.
+        ``eval_fn(trainer) -> dict`` runs every ``eval_every`` iterations and at the end; its results,
+        with the iteration and step counts, go to ``self.evals``. ``hooks``: ``{every: fn(trainer)}``,
+        called every ``every`` iterations (notebook 02 re-weights its data this way).
         """
+        if not isinstance(iterations, (int, np.integer)) or iterations < 1:
+            raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
+        from tqdm.auto import tqdm
+
         bar = tqdm(total=iterations, initial=self.iteration, disable=not progress, mininterval=2,
-                   desc=f"G:D {self.config.ratio_name}", leave=False)
+                   desc=desc or f"G:D {self.config.ratio_name}", leave=False)
         while self.iteration < iterations:
             row = self.train_iteration()
             bar.update(1)
             if progress and self.iteration % 25 == 0:
                 bar.set_postfix(d=f"{row['d_loss']:.3f}", g=f"{row['g_loss']:.3f}")
+            for every, fn in (hooks or {}).items():
+                if self.iteration % every == 0:
+                    fn(self)
             if eval_fn is not None and eval_every and self.iteration % eval_every == 0:
                 self.evaluate(eval_fn)
             if checkpoint_path is not None and checkpoint_every and self.iteration % checkpoint_every == 0:
@@ -239,24 +315,41 @@ class GANTrainer:
 
     # ------------------------------------------------------------------ sampling
     @torch.no_grad()
-    def sample(self, n: int | None = None, fixed: bool = False, batch_size: int = 256) -> torch.Tensor:
-        """Images from G on the CPU, in [-1, 1]. ``fixed=True`` uses the fixed noise.
+    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 256) -> torch.Tensor:
+        """G(z, y) on the CPU in [-1, 1], in batches.
 
-        G stays in training mode (batch statistics), as in DCGAN-tensorflow and pytorch/examples;
-        random draws here use their own generator, so sampling never changes the training run.
+        G stays in training mode (batch statistics), as in DCGAN-tensorflow and pytorch/examples,
+        and its batch-norm running statistics are put back afterwards: sampling never changes the run.
         """
-        if fixed:
-            z = self.fixed_z
-        else:
-            g = torch.Generator().manual_seed(10_000 + self.iteration)
-            z = torch.randn(n or self.config.n_fixed, self.config.nz, generator=g)
-        bn_state = {k: v.clone() for k, v in self.G.state_dict().items() if "running" in k or "num_batches" in k}
+        running = {k: v.clone() for k, v in self.G.state_dict().items() if "running" in k or "num_batches" in k}
         out = []
         with self._autocast():
             for i in range(0, len(z), batch_size):
-                out.append(self.G(z[i:i + batch_size].to(self.device)).float().cpu())
-        self.G.load_state_dict(bn_state, strict=False)  # sampling leaves BN running statistics untouched
+                yy = None if y is None else y[i:i + batch_size].to(self.device)
+                out.append(self.G(z[i:i + batch_size].to(self.device), yy).float().cpu())
+        self.G.load_state_dict(running, strict=False)
         return torch.cat(out)
+
+    def sample(self, n: int, seed: int | None = None, y: torch.Tensor | None = None,
+               batch_size: int = 256) -> torch.Tensor:
+        """``n`` images from fresh noise (its own generator: the training run is not disturbed). A
+        conditional G draws the classes in turn (``arange(n) % K``) unless ``y`` is given."""
+        g = torch.Generator().manual_seed(10_000 + self.iteration if seed is None else seed)
+        z = torch.randn(n, self.nz, generator=g)
+        if self.n_classes and y is None:
+            y = torch.arange(n) % self.n_classes
+        return self.generate(z, y, batch_size)
+
+    def fixed_latents(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The fixed noise of the sample grids; for a conditional G, the same ``n_fixed // K`` vectors
+        under every class, class by class (one grid row per class)."""
+        if not self.n_classes:
+            return self.fixed_z, None
+        per = max(1, len(self.fixed_z) // self.n_classes)
+        return self.fixed_z[:per].repeat(self.n_classes, 1), torch.arange(self.n_classes).repeat_interleave(per)
+
+    def fixed_grid(self) -> torch.Tensor:
+        return self.generate(*self.fixed_latents())
 
     # ------------------------------------------------------------------ summaries
     def epoch_means(self, key: str) -> np.ndarray:
@@ -267,38 +360,41 @@ class GANTrainer:
 
     def log_loss_ratio(self, base: float = 10.0, paper: bool = True) -> np.ndarray:
         """Per epoch: log_base(mean G loss / mean D loss), the document's Figure 1 (0 means parity)."""
-        g, d = ("g_loss_paper", "d_loss_paper") if paper and self.config.log_paper_losses else ("g_loss", "d_loss")
+        g, d = ("g_loss_paper", "d_loss_paper") if paper and "g_loss_paper" in self.history else ("g_loss", "d_loss")
         return np.log(self.epoch_means(g) / self.epoch_means(d)) / np.log(base)
 
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self) -> dict:
         return {
+            "format": "gan_helpers.GANTrainer/2",
             "config": dataclasses.asdict(self.config),
+            "models": {"G": self.G.spec, "D": self.D.spec},
+            "objective": {"name": self.objective.name, "hparams": self.objective.hparams(),
+                          "state": self.objective.state_dict()},
             "G": self.G.state_dict(), "D": self.D.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
-            "rng": self.rng.get_state(), "torch_rng": torch.get_rng_state(),
-            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-            "fixed_z": self.fixed_z, "perm": self._perm, "pos": self._pos,
+            "rng": self.rng.get_state(), "aug_rng": self.aug_rng.get_state(), "torch_rng": torch.get_rng_state(),
+            "fixed_z": self.fixed_z, "perm": self._perm, "pos": self._pos, "weights": self.weights,
             "counters": {"iteration": self.iteration, "epoch": self.epoch, "d_steps": self.d_steps,
                          "g_steps": self.g_steps, "wall_s": self.wall_s},
             "history": self.history, "samples": self.samples, "evals": self.evals,
         }
 
     def load_state_dict(self, state: dict) -> None:
-        saved = {k: v for k, v in state["config"].items() if k not in ("device", "sample_at")}
-        mine = {k: v for k, v in dataclasses.asdict(self.config).items() if k in saved}
-        changed = {k for k in saved if saved[k] != mine.get(k)}
-        if changed & {"image_size", "nz", "ngf", "ndf"}:
-            raise ValueError(f"checkpoint was trained with other model settings: {sorted(changed)}")
+        if state.get("models", {}).get("G") != self.G.spec or state.get("models", {}).get("D") != self.D.spec:
+            raise ValueError(f"checkpoint models {state.get('models')} differ from this trainer's "
+                             f"{{'G': {self.G.spec}, 'D': {self.D.spec}}}")
+        if state["objective"]["name"] != self.objective.name:
+            raise ValueError(f"checkpoint objective {state['objective']['name']!r}, trainer's {self.objective.name!r}")
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
+        self.objective.load_state_dict(state["objective"]["state"])
         self.rng.set_state(state["rng"])
+        self.aug_rng.set_state(state["aug_rng"])
         torch.set_rng_state(state["torch_rng"])
-        if state.get("cuda_rng") is not None and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(state["cuda_rng"])
-        self.fixed_z, self._perm, self._pos = state["fixed_z"], state["perm"], state["pos"]
+        self.fixed_z, self._perm, self._pos, self.weights = state["fixed_z"], state["perm"], state["pos"], state["weights"]
         for k, v in state["counters"].items():
             setattr(self, k, v)
         self.history = {k: list(v) for k, v in state["history"].items()}
@@ -314,11 +410,20 @@ class GANTrainer:
         return path
 
     @classmethod
-    def from_checkpoint(cls, path: str | Path, images: torch.Tensor, **overrides) -> "GANTrainer":
-        """Rebuild a trainer from :meth:`save` and continue with ``fit``. ``overrides`` change
-        config fields that do not affect the model (e.g. ``device``)."""
-        state = torch.load(path, map_location="cpu", weights_only=False)
+    def from_state(cls, state: dict, images: torch.Tensor, labels: torch.Tensor | None = None,
+                   eval_labels: torch.Tensor | None = None, **overrides) -> "GANTrainer":
+        """Rebuild a trainer from :meth:`state_dict` (models, objective, config) and its data.
+        ``overrides`` change config fields that do not affect the run's past (``device``, ``sample_at``)."""
         config = TrainConfig(**{**state["config"], **overrides})
-        trainer = cls(images, config)
+        objective = objective_registry.build(state["objective"]["name"], state["objective"]["hparams"])
+        G, D = model_registry.build(state["models"]["G"]), model_registry.build(state["models"]["D"])
+        trainer = cls(images, G, D, objective, config, labels=labels, eval_labels=eval_labels)
         trainer.load_state_dict(state)
         return trainer
+
+    @classmethod
+    def from_checkpoint(cls, path: str | Path, images: torch.Tensor, labels: torch.Tensor | None = None,
+                        eval_labels: torch.Tensor | None = None, **overrides) -> "GANTrainer":
+        """Rebuild a trainer from :meth:`save` and continue with ``fit``."""
+        state = load_checkpoint(path, required=("format", "config", "models", "objective", "G", "D"))
+        return cls.from_state(state, images, labels, eval_labels, **overrides)

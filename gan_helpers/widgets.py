@@ -57,12 +57,12 @@ def grid_browser(grids: Grids, scores: Scores | None = None, describe: Callable[
     key_slider = W.SelectionSlider(options=list(zip(names, keys)), value=keys[default], description=label,
                                    continuous_update=False)
 
-    def show(key, iteration):
+    def show(key, iteration):  # returns nothing: interact would print a return value under the figure
         if draw is None:
-            return show_grid_at(grids, key, iteration, scores, describe, score_name, max_images)
-        shown = draw(key, iteration)
-        plt.show()  # the widget's output area shows the figure the callback drew
-        return shown
+            show_grid_at(grids, key, iteration, scores, describe, score_name, max_images)
+        else:
+            draw(key, iteration)
+            plt.show()  # the widget's output area shows the figure the callback drew
 
     if not isinstance(grids[keys[0]], Mapping):
         return W.interact(show, key=key_slider, iteration=W.fixed(None))

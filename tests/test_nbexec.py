@@ -1,4 +1,4 @@
-"""The bounded kernel poll behind `make reproduce` and `gan_helpers.normalize`."""
+"""The bounded kernel poll behind `make reproduce` and `gan_helpers.tools.normalize`."""
 import asyncio
 from queue import Empty
 
@@ -7,7 +7,7 @@ import pytest
 from jupyter_client.channels import AsyncZMQSocketChannel
 from nbformat.v4 import new_code_cell, new_notebook
 
-from gan_helpers import nbexec
+from gan_helpers.tools import nbexec
 
 
 class FakeSocket:

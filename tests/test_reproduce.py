@@ -2,7 +2,7 @@
 import nbformat
 from nbformat.v4 import new_code_cell, new_notebook
 
-from gan_helpers.reproduce import main
+from gan_helpers.tools.reproduce import main
 
 
 def write_notebook(path, parameters: str, body: str):

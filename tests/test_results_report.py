@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from gan_helpers.normalize import strip
-from gan_helpers.report import build_report
+from gan_helpers.tools.normalize import strip
+from gan_helpers.tools.report import build_report
 from gan_helpers.results import claim, to_jsonable, verdict, write_results
 
 
@@ -61,7 +61,7 @@ def test_normalize_strips_run_metadata_and_refuses_injected_cells():
 
 
 def test_seed_report_marks_missing_runs_and_refuses_claims_that_differ(tmp_path):
-    from gan_helpers.report import build_seed_report
+    from gan_helpers.tools.report import build_seed_report
 
     write_results(tmp_path / "seed-0" / "01_x", {"seed": 0}, 1.0, [claim("G wins", "doc", "holds", {"a": 1})])
     write_results(tmp_path / "seed-10" / "01_x", {"seed": 10}, 2.0, [claim("G wins", "doc", "partly", {"a": 2})])

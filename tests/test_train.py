@@ -1,14 +1,24 @@
+"""The one GAN loop: step counting, data order, records, resume for every objective, checkpoints."""
 import math
+import pickle
 
+import numpy as np
 import pytest
 import torch
 
+from gan_helpers.models import CondGenerator, Discriminator, Generator, ProjectionDiscriminator, VBNGenerator
+from gan_helpers.objectives import DCGANLoss, ImprovedGANLoss, S3GANLoss
+from gan_helpers.runtime import CheckpointError
 from gan_helpers.train import GANTrainer, TrainConfig
 
 
-def tiny(**kw):
-    base = dict(image_size=32, nz=8, ngf=4, ndf=4, batch_size=8, device="cpu", seed=3)
-    return TrainConfig(**{**base, **kw})
+def cfg(**kw):
+    return TrainConfig(**{**dict(batch_size=8, device="cpu", seed=3, amp=False), **kw})
+
+
+def dcgan(images, config=None, objective=None, G=None, D=None, **kw):
+    torch.manual_seed(0)
+    return GANTrainer(images, G or Generator(8, 4, 3, 32), D or Discriminator(4, 3, 32), objective, config or cfg(), **kw)
 
 
 @pytest.fixture(scope="module")
@@ -17,90 +27,228 @@ def images():
     return torch.rand(40, 3, 32, 32, generator=g) * 2 - 1
 
 
+@pytest.fixture(scope="module")
+def labels():
+    return torch.arange(40) % 4
+
+
 @pytest.mark.parametrize("g_steps,d_steps", [(1, 1), (2, 1), (4, 1), (50, 1), (1, 3)])
 def test_step_counting_is_exact_in_both_directions(images, g_steps, d_steps):
-    t = GANTrainer(images, tiny(g_steps_per_d_step=g_steps, d_steps_per_g_step=d_steps))
+    t = dcgan(images, cfg(g_steps_per_d_step=g_steps, d_steps_per_g_step=d_steps))
     calls = {"g": 0, "d": 0}
     t.opt_g.register_step_post_hook(lambda *a: calls.__setitem__("g", calls["g"] + 1))
     t.opt_d.register_step_post_hook(lambda *a: calls.__setitem__("d", calls["d"] + 1))
-    t.fit(3, progress=False)
+    t.fit(3)
     assert (t.iteration, t.g_steps, t.d_steps) == (3, 3 * g_steps, 3 * d_steps)
     assert calls == {"g": 3 * g_steps, "d": 3 * d_steps}  # the optimizers really stepped that often
     assert len(t.history["d_loss"]) == 3
 
 
-def test_both_directions_at_once_is_refused():
+def test_extra_g_steps_reuse_z_unless_resampled(images):
+    seen = []
+    t = dcgan(images, cfg(g_steps_per_d_step=3))
+    t.G.register_forward_hook(lambda m, inp, out: seen.append(inp[0].clone()) if torch.is_grad_enabled() else None)
+    t.fit(1)
+    assert len(seen) == 3 and all(torch.equal(seen[0], s) for s in seen)
+    seen.clear()
+    t = dcgan(images, cfg(g_steps_per_d_step=3, resample_z=True))
+    t.G.register_forward_hook(lambda m, inp, out: seen.append(inp[0].clone()) if torch.is_grad_enabled() else None)
+    t.fit(1)
+    assert not torch.equal(seen[0], seen[1])
+
+
+def test_d_is_frozen_during_g_steps_and_unfrozen_after(images):
+    t = dcgan(images)
+    grads = []
+    t.D.register_forward_hook(lambda m, i, o: grads.append(next(m.parameters()).requires_grad))
+    t.fit(1)
+    assert grads == [True, True, False]  # D step (real, fake), then G step
+    assert all(p.requires_grad for p in t.D.parameters())
+
+
+def test_config_rejects_bad_values():
     with pytest.raises(ValueError, match="not both"):
-        tiny(g_steps_per_d_step=2, d_steps_per_g_step=2)
+        cfg(g_steps_per_d_step=2, d_steps_per_g_step=2)
+    for bad in (0, 2.5, -1):
+        with pytest.raises(ValueError, match="g_steps_per_d_step must be an integer >= 1"):
+            cfg(g_steps_per_d_step=bad)
+    with pytest.raises(ValueError, match="unknown DiffAugment policy"):
+        cfg(augment="colour")
+
+
+def test_batch_larger_than_the_data_is_refused(images):
+    with pytest.raises(ValueError, match="batch_size 64 is larger than the data \\(40 images\\)"):
+        dcgan(images, cfg(batch_size=64))
 
 
 def test_epochs_follow_the_data(images):
-    t = GANTrainer(images, tiny())  # 40 images, batch 8: 5 iterations per epoch
-    t.fit(11, progress=False)
+    t = dcgan(images)  # 40 images, batch 8: 5 iterations per epoch
+    t.fit(11)
     assert t.history["epoch"] == [0] * 5 + [1] * 5 + [2]
     assert len(t.epoch_means("d_loss")) == 3
     assert t.log_loss_ratio().shape == (3,)
 
 
-def test_resume_gives_the_same_weights_as_a_straight_run(images, tmp_path):
-    cfg = tiny(g_steps_per_d_step=2, sample_at=(3, 7))
-    straight = GANTrainer(images, cfg).fit(7, progress=False)
+def test_each_epoch_visits_every_image_once(images):
+    t = dcgan(images)
+    seen = []
+    for _ in range(5):
+        t._real_batch()
+        seen += t.batch_index.tolist()
+    assert sorted(seen) == list(range(40))
 
-    first = GANTrainer(images, cfg).fit(4, progress=False)
+
+def test_sampling_weights_draw_in_proportion(images):
+    t = dcgan(images)
+    w = np.zeros(40)
+    w[:4] = 1.0
+    t.set_sampling_weights(w)
+    for _ in range(5):
+        t._real_batch()
+        assert set(t.batch_index.tolist()) <= {0, 1, 2, 3}
+    with pytest.raises(ValueError, match="non-negative"):
+        t.set_sampling_weights(-np.ones(40))
+    t.set_sampling_weights(None)
+    assert t.weights is None
+
+
+def _same_weights(a, b):
+    return all(torch.equal(x, y) for x, y in zip(list(a.G.state_dict().values()) + list(a.D.state_dict().values()),
+                                                  list(b.G.state_dict().values()) + list(b.D.state_dict().values())))
+
+
+RESUMABLE = {
+    "dcgan": lambda im, lab: dcgan(im, cfg(g_steps_per_d_step=2, sample_at=(3, 7))),
+    "dcgan_joint_diffaugment": lambda im, lab: dcgan(im, cfg(augment="color,translation,cutout"), DCGANLoss(joint_batch=True)),
+    "improved_all": lambda im, lab: dcgan(
+        im, cfg(), ImprovedGANLoss(feature_matching=True, historical_weight=1e-2, real_label=0.9),
+        G=VBNGenerator(8, 4, 3, 32, ref_batch_size=8), D=Discriminator(4, 3, 32, minibatch_kernels=5, kernel_dim=3)),
+    "s3gan": lambda im, lab: dcgan(
+        im, cfg(), S3GANLoss(predictor=True, rotation=True), G=CondGenerator(8, 4, 4, 32),
+        D=ProjectionDiscriminator(4, 4, 32, rotation_head=True, class_head=True),
+        labels=torch.where(torch.arange(40) < 10, lab, -1), eval_labels=lab),
+    "conditional": lambda im, lab: dcgan(im, cfg(d_steps_per_g_step=2), S3GANLoss(), G=CondGenerator(8, 4, 4, 32),
+                                         D=ProjectionDiscriminator(4, 4, 32), labels=lab),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(RESUMABLE))
+def test_resume_gives_the_same_run_for_every_objective(images, labels, kind, tmp_path):
+    straight = RESUMABLE[kind](images, labels).fit(7)
+    first = RESUMABLE[kind](images, labels).fit(4)
     first.save(tmp_path / "ckpt.pt")
     torch.manual_seed(12345)  # the global RNG is disturbed between the two halves
-    resumed = GANTrainer.from_checkpoint(tmp_path / "ckpt.pt", images)
-    resumed.fit(7, progress=False)
-
-    for a, b in zip(list(straight.G.state_dict().values()) + list(straight.D.state_dict().values()),
-                    list(resumed.G.state_dict().values()) + list(resumed.D.state_dict().values())):
-        assert torch.equal(a, b)
+    resumed = GANTrainer.from_checkpoint(tmp_path / "ckpt.pt", images,
+                                         labels=first.labels, eval_labels=first.eval_labels)
+    assert type(resumed.objective) is type(first.objective) and resumed.objective.hparams() == first.objective.hparams()
+    resumed.fit(7)
+    assert _same_weights(straight, resumed)
     assert straight.history["g_loss"] == resumed.history["g_loss"]
-    assert (resumed.g_steps, resumed.d_steps) == (14, 7)
-    assert torch.equal(straight.samples[7], resumed.samples[7])
-    assert torch.equal(straight.opt_g.state_dict()["state"][0]["exp_avg"], resumed.opt_g.state_dict()["state"][0]["exp_avg"])
+    assert straight.objective.state_dict().keys() == resumed.objective.state_dict().keys()
+    for k, v in straight.objective.state_dict().items():  # historical averages carried over
+        assert all(torch.equal(a, b) for a, b in zip(v["mean"], resumed.objective.state_dict()[k]["mean"]))
+    if straight.samples:
+        assert torch.equal(straight.samples[7], resumed.samples[7])
 
 
-def test_checkpoint_with_other_model_settings_is_refused(images, tmp_path):
-    GANTrainer(images, tiny()).fit(1, progress=False).save(tmp_path / "c.pt")
-    t = GANTrainer(images, tiny(ngf=8))
-    with pytest.raises(ValueError, match="ngf"):
-        t.load_state_dict(torch.load(tmp_path / "c.pt", weights_only=False))
+def test_checkpoint_loads_with_weights_only(images, tmp_path):
+    dcgan(images).fit(2).save(tmp_path / "c.pt")
+    state = torch.load(tmp_path / "c.pt", weights_only=True)  # only tensors and plain values inside
+    assert state["format"].startswith("gan_helpers.GANTrainer")
+
+
+def test_bad_checkpoints_name_the_file(images, tmp_path):
+    good = dcgan(images).fit(1).save(tmp_path / "c.pt")
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="truncated.pt"):
+        GANTrainer.from_checkpoint(truncated, images)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(2)}, foreign)
+    with pytest.raises(CheckpointError, match="foreign.pt.*lacks"):
+        GANTrainer.from_checkpoint(foreign, images)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        GANTrainer.from_checkpoint(tmp_path / "missing.pt", images)
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("this would run code",))
+
+
+def test_a_crafted_checkpoint_cannot_run_code(images, tmp_path):
+    p = tmp_path / "evil.pt"
+    with open(p, "wb") as f:
+        pickle.dump({"format": _Evil()}, f)
+    with pytest.raises(CheckpointError, match="evil.pt"):
+        GANTrainer.from_checkpoint(p, images)
+
+
+def test_checkpoint_of_other_models_is_refused(images, tmp_path):
+    dcgan(images).fit(1).save(tmp_path / "c.pt")
+    t = dcgan(images, G=Generator(8, 8, 3, 32))
+    with pytest.raises(ValueError, match="differ"):
+        t.load_state_dict(torch.load(tmp_path / "c.pt", weights_only=True))
 
 
 def test_nan_loss_stops_training_naming_the_iteration(images):
-    t = GANTrainer(images, tiny())
-    t.fit(2, progress=False)
+    t = dcgan(images)
+    t.fit(2)
     with torch.no_grad():
         next(t.D.parameters()).fill_(float("nan"))
     with pytest.raises(FloatingPointError, match="iteration 3"):
-        t.fit(5, progress=False)
+        t.fit(5)
 
 
 def test_sampling_does_not_change_the_run(images):
-    a = GANTrainer(images, tiny()).fit(4, progress=False)
-    b = GANTrainer(images, tiny())
-    b.fit(2, progress=False)
+    a = dcgan(images).fit(4)
+    b = dcgan(images)
+    b.fit(2)
     b.sample(16)
-    b.sample(fixed=True)
-    b.fit(4, progress=False)
-    assert torch.equal(a.G.main[0].weight, b.G.main[0].weight)
+    b.fixed_grid()
+    b.fit(4)
+    assert _same_weights(a, b)
 
 
-def test_eval_fn_records_compute(images):
-    t = GANTrainer(images, tiny(g_steps_per_d_step=4))
-    t.fit(6, progress=False, eval_every=3, eval_fn=lambda tr: {"x": 1.0})
+def test_eval_fn_and_hooks(images):
+    t = dcgan(images, cfg(g_steps_per_d_step=4))
+    calls = []
+    t.fit(6, eval_every=3, eval_fn=lambda tr: {"x": 1.0}, hooks={2: lambda tr: calls.append(tr.iteration)})
     assert [(e["iteration"], e["g_steps"], e["d_steps"]) for e in t.evals] == [(3, 12, 3), (6, 24, 6)]
     assert all(math.isfinite(e["wall_s"]) for e in t.evals)
+    assert calls == [2, 4, 6]
+
+
+def test_conditional_fixed_grid_has_one_row_per_class(images, labels):
+    t = RESUMABLE["conditional"](images, labels)
+    z, y = t.fixed_latents()
+    per = 64 // 4
+    assert torch.equal(y, torch.arange(4).repeat_interleave(per))
+    assert torch.equal(z[:per], z[per:2 * per])  # the same noise under every class
+    assert t.fixed_grid().shape == (64, 3, 32, 32)
+
+
+def test_iterations_must_be_positive(images):
+    with pytest.raises(ValueError, match="iterations must be an integer >= 1"):
+        dcgan(images).fit(0)
 
 
 def test_bad_images_shape_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"\(N, 3, 32, 32\)"):
-        GANTrainer(torch.zeros(10, 1, 32, 32), tiny())
+    with pytest.raises(ValueError, match=r"\(N, 3, S, S\)"):
+        dcgan(torch.zeros(10, 1, 32, 32))
 
 
 def test_missing_cuda_is_a_clear_error(images):
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     with pytest.raises(RuntimeError, match="no CUDA"):
-        GANTrainer(images, tiny(device="cuda"))
+        dcgan(images, cfg(device="cuda"))
+
+
+def test_bf16_autocast_trains_on_a_cpu_that_has_it(images):
+    from gan_helpers.runtime import amp_enabled
+
+    if not amp_enabled(True, torch.device("cpu")):
+        pytest.skip("this CPU has no native bf16")
+    t = dcgan(images, cfg(amp=True)).fit(3)
+    assert t.amp and all(math.isfinite(v) for v in t.history["d_loss"])

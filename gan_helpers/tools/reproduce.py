@@ -1,4 +1,4 @@
-"""``python -m gan_helpers.reproduce``: execute every numbered notebook on its defaults into
+"""``python -m gan_helpers.tools.reproduce``: execute every numbered notebook on its defaults into
 ``runs/<timestamp>/`` with papermill, render each to HTML, and write ``REPORT.md``.
 
 Each notebook runs with ``output_dir`` pointed into the run folder, so the committed notebooks

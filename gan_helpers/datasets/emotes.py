@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from .data import ImageSet, to_tensor_transform
+from ..images import ImageSet, to_tensor_transform
 
 FACE_COLOURS = {  # name -> RGB; each emote jitters around it
     "yellow": (250, 204, 72), "orange": (240, 150, 60), "peach": (242, 196, 160), "tan": (196, 140, 96),

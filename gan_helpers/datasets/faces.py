@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFilter
 
-from .data import ImageSet, list_images, load_image_folder, to_tensor_transform
+from ..images import ImageSet, list_images, load_image_folder, to_tensor_transform
 
 KINDS = ("good", "multi", "occluded", "profile", "drawing")
 BAD_KINDS = KINDS[1:]

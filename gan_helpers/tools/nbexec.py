@@ -1,6 +1,6 @@
 """Execute a notebook with papermill, without the stall that widget cells can cause.
 
-``python -m gan_helpers.nbexec IN.ipynb OUT.ipynb [-f params.yaml] [-p name value ...]`` is a
+``python -m gan_helpers.tools.nbexec IN.ipynb OUT.ipynb [-f params.yaml] [-p name value ...]`` is a
 drop-in for the ``papermill`` command line (values given with ``-p`` are read as YAML, so
 ``-p iterations 2000`` is an integer).
 

@@ -1,0 +1,80 @@
+"""The setup call every notebook makes: parameters collected and checked before any work, output folder."""
+import json
+
+import pytest
+
+from gan_helpers.notebook import MARKER, ParameterError, check_parameters, collect_parameters, setup
+from gan_helpers.results import write_results
+
+
+def test_collects_plain_values_only():
+    import os
+
+    ns = {"iterations": 10, "seeds": [0, 1], "lr": 2e-4, "name": "x", "flag": True, "nothing": None,
+          "os": os, "f": print, "_hidden": 1, "In": [], "Out": {}, "cfg": {"a": 1}}
+    assert collect_parameters(ns) == {"iterations": 10, "seeds": [0, 1], "lr": 2e-4, "name": "x", "flag": True,
+                                      "nothing": None, "cfg": {"a": 1}}
+
+
+@pytest.mark.parametrize("name,value,message", [
+    ("iterations", 0, "iterations = 0: must be an integer >= 1"),
+    ("iterations", 2.5, "iterations = 2.5: must be an integer >= 1"),
+    ("seeds", [-1], "seeds = \\[-1\\]: must be a list whose every entry is an integer >= 0"),
+    ("seeds", [0, 0], "must be a list of distinct values"),
+    ("seeds", [], "must be a non-empty list"),
+    ("seed", -1, "seed = -1: must be an integer >= 0"),
+    ("ratios", [1, 0], "ratios = \\[1, 0\\]"),
+    ("ratios", [2.5], "ratios"),
+    ("image_size", 48, "image_size = 48: must be one of \\[32, 64\\]"),
+    ("lr", 0, "lr = 0: must be a number in \\(0"),
+    ("device", "gpu", "device = 'gpu'"),
+    ("augment", "colour", "augment = 'colour'"),
+])
+def test_bad_values_name_the_parameter_and_what_is_allowed(name, value, message):
+    with pytest.raises(ParameterError, match=message):
+        check_parameters({name: value})
+
+
+def test_every_problem_is_listed_at_once():
+    with pytest.raises(ParameterError, match="iterations = 0.*seed = -1"):
+        check_parameters({"iterations": 0, "seed": -1})
+
+
+def test_notebook_checks_extend_the_vocabulary():
+    with pytest.raises(ParameterError, match="t_bad = 2: must be below 1"):
+        check_parameters({"t_bad": 2}, {"t_bad": lambda v, params: None if v < 1 else "below 1"})
+
+
+def test_setup_refuses_before_touching_the_output_folder(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(ParameterError):
+        setup({"iterations": -5, "output_dir": str(out)}, verbose=False)
+    assert not out.exists()
+
+
+def test_an_interrupted_run_leaves_no_stale_results(tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.json").write_text("{}")  # a previous run's
+    run = setup({"iterations": 3, "output_dir": str(out)}, verbose=False)
+    assert not (out / "results.json").exists() and (out / MARKER).exists()
+    assert run.parameters == {"iterations": 3, "output_dir": str(out)}
+    write_results(out, run.parameters, 1.0, [])
+    assert json.loads((out / "results.json").read_text())["parameters"]["iterations"] == 3
+    assert not (out / MARKER).exists()
+
+
+def test_setup_prints_threads(tmp_path, capsys):
+    setup({"output_dir": str(tmp_path)})
+    assert "torch threads:" in capsys.readouterr().out
+
+
+def test_notebook_checks_see_the_other_parameters():
+    from gan_helpers.notebook import int_rule, list_of
+
+    checks = {"arm_iterations": list_of(int_rule(1), length_of="ratios")}
+    check_parameters({"ratios": [1, 2], "arm_iterations": [10, 20]}, checks)
+    with pytest.raises(ParameterError, match="one entry per entry of ratios"):
+        check_parameters({"ratios": [1, 2], "arm_iterations": [10]}, checks)
+    with pytest.raises(ParameterError, match="arm_iterations = \\[0, 5\\]"):
+        check_parameters({"ratios": [1, 2], "arm_iterations": [0, 5]}, checks)
