@@ -162,6 +162,22 @@ def all_seeds_verdict(per_seed: Sequence[bool]) -> str:
     return "holds" if n == len(per_seed) else "partly" if n else "does not hold"
 
 
+def combine_verdicts(per_seed: Sequence[str]) -> str:
+    """One verdict from a claim judged separately in each seed: the same in every seed -> that verdict;
+    "holds" in one seed and "does not hold" in another -> inconclusive (the seeds disagree); no seed
+    supporting it -> does not hold; otherwise (support in some seeds, not all) -> partly. Seeds where the
+    claim was inconclusive count as not supporting it."""
+    v = list(per_seed)
+    s = set(v)
+    if len(s) == 1:
+        return v[0]
+    if {"holds", "does not hold"} <= s:
+        return "inconclusive"
+    if s <= {"does not hold", "inconclusive"}:
+        return "does not hold"
+    return "partly"
+
+
 def spread(values: Sequence[float]) -> dict[str, float]:
     """Mean, standard deviation (ddof=1 where there are 2+ seeds), min and max over seeds."""
     v = np.asarray(values, float)

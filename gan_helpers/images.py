@@ -110,17 +110,35 @@ def to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")  # L, 1, CMYK, YCbCr, LAB, HSV, RGB
 
 
-def list_images(root: str | os.PathLike) -> list[Path]:
-    """Every file below ``root`` with an image extension (any case), sorted, hidden files excluded."""
+def scan_folder(root: str | os.PathLike) -> tuple[list[Path], list[tuple[str, str]]]:
+    """Every file below ``root`` (hidden files and folders excluded), sorted: ``(images, skipped)``.
+
+    ``images``: files with an image extension (any case); ``skipped``: ``(path, reason)`` for every other
+    file found (an unsupported extension, a broken link), so that a manifest can list every file."""
     root = Path(root).expanduser()
     if not root.exists():
         raise FileNotFoundError(f"image folder {str(root)!r} does not exist")
     if not root.is_dir():
         raise NotADirectoryError(f"{str(root)!r} is not a folder of images")
-    found = [p for p in root.rglob("*")
-             if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
-             and not any(part.startswith(".") for part in p.relative_to(root).parts)]
-    return sorted(found)
+    images, skipped = [], []
+    for p in sorted(root.rglob("*")):
+        if any(part.startswith(".") for part in p.relative_to(root).parts) or p.is_dir():
+            continue
+        if p.is_symlink() and not p.exists():
+            skipped.append((str(p), "broken link"))
+        elif p.suffix.lower() not in IMAGE_EXTENSIONS:
+            skipped.append((str(p), f"unsupported extension {p.suffix or '(none)'!r}; "
+                                    f"images are {', '.join(IMAGE_EXTENSIONS)}"))
+        elif p.is_file():
+            images.append(p)
+        else:
+            skipped.append((str(p), "not a regular file"))
+    return images, skipped
+
+
+def list_images(root: str | os.PathLike) -> list[Path]:
+    """Every file below ``root`` with an image extension (any case), sorted, hidden files excluded."""
+    return scan_folder(root)[0]
 
 
 def read_image(path: str | os.PathLike, image_size: int) -> torch.Tensor:
@@ -168,11 +186,12 @@ def iter_image_batches(paths: Sequence[str | os.PathLike], image_size: int, batc
 def load_image_folder(root: str | os.PathLike, image_size: int = 64) -> ImageSet:
     """Every image below ``root``: ``.images`` (N, 3, S, S) in [-1, 1], ``.paths``, ``.skipped``.
 
-    Unreadable files (corrupt, truncated, empty, not an image, too large) are skipped with
-    the reason; a folder with no readable image is a ``ValueError`` naming the folder.
+    Unreadable files (corrupt, truncated, empty, not an image, too large), broken links and files
+    with other extensions are skipped with the reason; a folder with no readable image is a
+    ``ValueError`` naming the folder.
     """
-    paths = list_images(root)
-    ims, ok, skipped = [], [], []
+    paths, skipped = scan_folder(root)
+    ims, ok = [], []
     for images, read, bad in iter_image_batches(paths, image_size):
         ims.append(images)
         ok += read

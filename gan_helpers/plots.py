@@ -200,3 +200,131 @@ def plot_figure1(runs: Mapping[str, Mapping[int, Mapping]], names: Sequence[str]
                     title="How sure D is that real images are real")
     fig.tight_layout()
     return fig
+
+
+def plot_score_histogram(scores: np.ndarray, low: float | None = None, high: float | None = None,
+                         truth: Mapping[str, np.ndarray] | None = None, ax=None, bins: int = 60,
+                         title: str = "Discriminator scores of the training emotes"):
+    """Notebook 02: histogram of D's scores with their mean and the thresholds; with ``truth``
+    (``{"clean": mask, "defect": mask, "duplicate group": mask}``) the bars are stacked by kind."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.8))
+    scores = np.asarray(scores, float)
+    edges = np.linspace(min(-100.0, scores.min()), 100.0, bins + 1)
+    if truth:
+        ax.hist([scores[m] for m in truth.values()], bins=edges, stacked=True, label=list(truth),
+                color=["#9aa7b8", "#d1495b", "#edae49"][:len(truth)])
+    else:
+        ax.hist(scores, bins=edges, color="#9aa7b8")
+    ax.axvline(scores.mean(), color="k", lw=1.5, label=f"mean {scores.mean():.1f}")
+    for t, name in ((low, "low"), (high, "high")):
+        if t is not None:
+            ax.axvline(t, color="#30638e", ls="--", lw=1, label=f"{name} threshold {t:.1f}")
+    ax.set_xlabel("score = 200 D(x) - 100  (-100: generated, 100: training set)")
+    ax.set_ylabel("emotes")
+    ax.set_yscale("log")
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    return ax
+
+
+def show_threshold_effect(images: torch.Tensor, scores: np.ndarray, logits: np.ndarray, low_z: float, high_z: float,
+                          defect: np.ndarray | None = None, dup_group: np.ndarray | None = None,
+                          max_images: int = 32) -> None:
+    """Notebook 02: what two thresholds (standard deviations of D's logit) would remove: the low tail and
+    the high tail as image grids, lowest and highest first, with precision and recall where the ground
+    truth exists. Draws; returns nothing (a slider callback)."""
+    from .dedup import duplicate_precision_recall, outlier_precision_recall
+    from .scores import thresholds_from_z
+
+    low, high = thresholds_from_z(logits, low_z, high_z)
+    lo_idx, hi_idx = np.nonzero(scores < low)[0], np.nonzero(scores > high)[0]
+    lo_idx, hi_idx = lo_idx[np.argsort(scores[lo_idx])], hi_idx[np.argsort(-scores[hi_idx])]
+    t_lo = f"score < {low:.1f}: {len(lo_idx)} outliers"
+    t_hi = f"score > {high:.1f}: {len(hi_idx)} in the high tail"
+    if defect is not None and dup_group is not None:
+        fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+        o, d = outlier_precision_recall(scores < low, defect), duplicate_precision_recall(scores > high, dup_group)
+        t_lo += f"\nprecision {fmt(o['precision'])}, recall {fmt(o['recall'])} (defects)"
+        t_hi += f"\nprecision {fmt(d['precision'])}, recall {fmt(d['recall'])} (duplicates)"
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5.4))
+    for ax, idx, title in ((axes[0], lo_idx, t_lo), (axes[1], hi_idx, t_hi)):
+        if len(idx):
+            show_grid(images[idx[:max_images]], title, ax=ax, max_images=max_images)
+        else:
+            ax.set_title(title + "\n(none)", fontsize=10)
+            ax.axis("off")
+    fig.tight_layout()
+    plt.show()
+
+
+def plot_rounds(runs: Mapping, figsize=(12, 7)):
+    """Notebook 03: per round, one line a loop: labelled set sizes, images moved each way, precision of what
+    moved, and images left in the pool."""
+    fig, axes = plt.subplots(2, 2, figsize=figsize)
+    for (name, run), colour in zip(runs.items(), ("C0", "C3", "C2", "C1")):
+        r = np.array([x["round"] for x in run.rounds])
+        get = lambda k: np.array([np.nan if x[k] is None else x[k] for x in run.rounds], float)
+        axes[0, 0].plot(r, get("labelled_good"), "-o", color=colour, label=f"{name}: good")
+        axes[0, 0].plot(r, get("labelled_bad"), "--s", color=colour, label=f"{name}: bad")
+        axes[0, 1].plot(r[1:], get("moved_to_good")[1:], "-o", color=colour, label=f"{name}: to good")
+        axes[0, 1].plot(r[1:], get("moved_to_bad")[1:], "--s", color=colour, label=f"{name}: to bad")
+        axes[1, 0].plot(r[1:], get("precision_to_good")[1:], "-o", color=colour, label=f"{name}: to good")
+        axes[1, 0].plot(r[1:], get("precision_to_bad")[1:], "--s", color=colour, label=f"{name}: to bad")
+        axes[1, 1].plot(r, get("pool_left"), "-o", color=colour, label=name)
+    for ax, title in zip(axes.flat, ("labelled set size", "images moved this round", "precision of what moved (ground truth)",
+                                     "images left in the pool")):
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("round")
+        ax.legend(fontsize=7)
+    axes[1, 0].set_ylim(None, 1.01)
+    fig.tight_layout()
+    return fig
+
+
+def plot_methods(methods: Mapping[str, Mapping], figsize=(11, 3.4)):
+    """Notebook 03: bars per method: held-out accuracy, precision of the final good set, and its recall."""
+    keys = [("test_accuracy", "held-out accuracy"), ("good_precision", "precision of the 'good' set"),
+            ("good_recall", "recall of truly good pool images")]
+    fig, axes = plt.subplots(1, len(keys), figsize=figsize)
+    names = list(methods)
+    for ax, (k, title) in zip(axes, keys):
+        vals = [np.nan if methods[n][k] is None else methods[n][k] for n in names]
+        bars = ax.bar(range(len(names)), vals, color=["C0", "C3", "C9", "C1"][:len(names)])
+        ax.bar_label(bars, fmt="%.3f", fontsize=8)
+        ax.set_xticks(range(len(names)), [n.replace("_", "\n") for n in names], fontsize=8)
+        lo = np.nanmin(vals) if np.isfinite(vals).any() else 0
+        ax.set_ylim(max(0, lo - 0.1), 1.02)
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def show_pool_thresholds(p: np.ndarray, truth: np.ndarray | None, t_bad: float = 0.03, t_good: float = 0.99, ax=None):
+    """Notebook 03: histogram of the pool's p(good) on a log-odds axis, truly good and bad apart where known,
+    with the two thresholds and what would move (:func:`gan_helpers.selftrain.threshold_effect`)."""
+    from .selftrain import threshold_effect
+
+    eff = threshold_effect(p, truth, t_bad, t_good)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 3.6))
+    logit = lambda q: np.log(np.clip(q, 1e-6, 1 - 1e-6) / (1 - np.clip(q, 1e-6, 1 - 1e-6)))
+    z = logit(np.asarray(p, float))
+    bins = np.linspace(min(z.min(), logit(t_bad)) - 0.5, max(z.max(), logit(t_good)) + 0.5, 60)
+    if truth is None:
+        ax.hist(z, bins, color="grey", alpha=0.7, label="pool")
+    else:
+        tr = np.asarray(truth, int)
+        ax.hist(z[tr == 1], bins, color="C2", alpha=0.6, label="truly good")
+        ax.hist(z[tr == 0], bins, color="C3", alpha=0.6, label="truly bad")
+    for t, c in ((t_bad, "C3"), (t_good, "C2")):
+        ax.axvline(logit(t), color=c, ls="--")
+    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"
+    ax.set_title(f"t_bad={t_bad}, t_good={t_good}: {eff['to_bad']} to bad (precision {fmt(eff['precision_to_bad'])}), "
+                 f"{eff['to_good']} to good (precision {fmt(eff['precision_to_good'])}), {eff['left']} left", fontsize=9)
+    ticks = [0.001, 0.01, 0.03, 0.1, 0.5, 0.9, 0.99, 0.999]
+    ax.set_xticks(logit(np.array(ticks)), [str(t) for t in ticks])
+    ax.set_xlabel("p(good) (log-odds scale)")
+    ax.set_ylabel("pool images")
+    ax.legend(fontsize=8)
+    return ax

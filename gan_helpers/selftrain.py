@@ -17,13 +17,13 @@ with each :math:`\theta_r` trained on from :math:`\theta_{r-1}` ("then I continu
 and the moved images leaving the pool.
 
 Here :class:`SelfTraining` runs that loop with the pool scored in batches streamed from disk
-(:class:`ImagePool`), records per round the labelled set sizes, how many moved each way, the
-precision of what moved (against ground truth, where known) and what is left; and
-:func:`selftrain_claims` turns two loops (from the GAN discriminator, and from a randomly
-initialised one) into the document's claims. Their round 0 (one fine-tune on the seed set) gives
-the other two compared methods: the GAN discriminator fine-tuned once, and a classifier of the
-same architecture trained from scratch on the seed set only. Nothing is ever moved on disk:
-:func:`write_lists` writes ``good.txt``, ``bad.txt`` and ``unsure.txt``.
+(:class:`ImagePool`), trains with the repository's one supervised loop (:class:`gan_helpers.fit.Fitter`),
+and records per round the labelled set sizes, how many moved each way, the precision of what moved
+(against ground truth, where known) and what is left. Two loops (from the GAN discriminator, and from
+a randomly initialised one) give four methods: their round 0 is one fine-tune on the seed set (the GAN
+discriminator fine-tuned once, and a classifier of the same architecture trained from scratch on the
+seed set only). The claims over seeds are in :mod:`gan_helpers.experiments.selftrain`. Nothing is ever
+moved on disk: :func:`write_lists` writes ``good.txt``, ``bad.txt`` and ``unsure.txt``.
 """
 from __future__ import annotations
 
@@ -36,16 +36,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import ImageSet, iter_image_batches
+from .fit import Fitter
+from .images import ImageSet, from_uint8, iter_image_batches, to_uint8
 from .models import Discriminator
-from .results import claim, verdict
-from .runtime import resolve_device
+from .runtime import load_checkpoint, resolve_device
 
 SOURCE = "Faces for my Autoencoder (2019 blog)"
 GOOD, BAD, UNSURE, UNREADABLE = 1, 0, -1, -2  # status of a pool image
@@ -78,37 +77,36 @@ def replace_head(discriminator: Discriminator) -> GoodBadClassifier:
 
 
 def load_discriminator(path: str | os.PathLike, ndf: int, image_size: int) -> Discriminator:
-    """A discriminator from a :class:`~gan_helpers.train.GANTrainer` checkpoint (its ``"D"``
-    entry and config) or from a bare ``Discriminator`` state dict."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"discriminator checkpoint {str(path)!r} does not exist")
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    if isinstance(state, dict) and "D" in state:
-        cfg = state.get("config", {})
-        ndf, image_size = cfg.get("ndf", ndf), cfg.get("image_size", image_size)
-        state = state["D"]
+    """A discriminator from a :class:`~gan_helpers.train.GANTrainer` checkpoint (its ``"D"`` entry, built
+    from its model spec) or from a bare ``Discriminator(ndf, 3, image_size)`` state dict, loaded with
+    ``weights_only=True``. A checkpoint of another image size is refused with both sizes named."""
+    from .models import build
+
+    state = load_checkpoint(path)
+    if "D" in state and "models" in state:
+        spec = state["models"]["D"]
+        if spec.get("name") != "Discriminator":
+            raise ValueError(f"{str(path)!r} holds a {spec.get('name')}, not a DCGAN Discriminator")
+        got = spec["kwargs"].get("image_size")
+        if got != image_size:
+            raise ValueError(f"{str(path)!r} holds a discriminator for {got} px images; this run uses "
+                             f"image_size = {image_size}: set image_size = {got} or give a {image_size} px checkpoint")
+        D = build(spec)
+        D.load_state_dict(state["D"])
+        return D
     D = Discriminator(ndf, 3, image_size)
     try:
         D.load_state_dict(state)
     except RuntimeError as e:
-        raise ValueError(f"{str(path)!r} does not hold a Discriminator(ndf={ndf}, image_size={image_size}): {e}") from None
+        lines = str(e).splitlines()
+        raise ValueError(f"{str(path)!r} does not hold a Discriminator(ndf={ndf}, image_size={image_size}) "
+                         f"state dict ({(lines[1] if len(lines) > 1 else lines[0]).strip()})") from None
     return D
 
 
 # ---------------------------------------------------------------------------------------------
-# Images as uint8 (a grown labelled set of 200,000 images must fit in memory) and the pool
+# The pool (a grown labelled set of 200,000 images must fit in memory: kept as uint8)
 # ---------------------------------------------------------------------------------------------
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] float -> uint8 0..255 (exact for images that were read from 8-bit files)."""
-    return ((images.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-
-
-def to_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 0..255 -> float in [-1, 1]."""
-    return images.float() / 127.5 - 1
-
 
 class ImagePool:
     """The unlabelled pool: ``ids`` (file paths, or names for images in memory), read in batches.
@@ -224,8 +222,8 @@ class SelfTraining:
             raise ValueError(f"pool_truth has {len(pool_truth)} entries for {len(pool)} pool images")
         self.device = resolve_device(cfg.device)
         self.model = model.to(self.device)
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, betas=(cfg.beta1, 0.999))
-        self.gen = torch.Generator().manual_seed(cfg.seed)
+        self.fitter = Fitter(self.model, self._batch, F.binary_cross_entropy_with_logits, lr=cfg.lr,
+                             betas=(cfg.beta1, 0.999), seed=cfg.seed, device=self.device)
         self.name, self.pool, self.test = name, pool, test
         self.pool_truth = None if pool_truth is None else np.asarray(pool_truth, dtype=int)
         self.pool_kind = None if pool_kind is None else np.asarray(pool_kind)  # e.g. "profile": for the error analysis
@@ -243,27 +241,23 @@ class SelfTraining:
         self.wall_s = 0.0
 
     # -------------------------------------------------------------- pieces
+    def _batch(self, idx: torch.Tensor, g: torch.Generator):
+        x = from_uint8(self.x[idx])
+        if self.cfg.augment:  # a random horizontal flip per image: good/bad does not change in a mirror
+            flip = torch.rand(len(idx), generator=g) < 0.5
+            x[flip] = x[flip].flip(3)
+        return x, self.y[idx]  # minimise BCE(sigma(f(x)), y) over the labelled set L_r
+
     def train_epochs(self, epochs: int) -> float:
         """Continue training on the whole labelled set for ``epochs``; returns the mean loss."""
-        cfg, m = self.cfg, self.model
-        m.train()
-        losses = []
-        bs = min(cfg.batch_size, len(self.y))
-        for _ in range(epochs):
-            perm = torch.randperm(len(self.y), generator=self.gen)
-            for s in range(0, len(perm) - bs + 1, bs):  # drop_last: BatchNorm needs > 1 image
-                idx = perm[s:s + bs]
-                x = to_float(self.x[idx])
-                if cfg.augment:
-                    flip = torch.rand(len(idx), generator=self.gen) < 0.5
-                    x[flip] = x[flip].flip(3)
-                # minimise BCE(sigma(f(x)), y) over the labelled set L_r
-                loss = F.binary_cross_entropy_with_logits(m(x.to(self.device)), self.y[idx].to(self.device))
-                self.opt.zero_grad(set_to_none=True)
-                loss.backward()
-                self.opt.step()
-                losses.append(loss.item())
-        return float(np.mean(losses)) if losses else float("nan")
+        return self.fitter.run(len(self.y), self.cfg.batch_size, epochs=epochs) if epochs else float("nan")
+
+    def detach(self) -> "SelfTraining":
+        """Drop the network and its optimizer (keeping ``model_state``), so that the run's record can be
+        sent back from a worker process; every result and figure still works."""
+        self.model_state = {k: v.cpu() for k, v in self.model.state_dict().items()}
+        self.model = self.fitter = None
+        return self
 
     @torch.no_grad()
     def predict(self, images: torch.Tensor, batch_size: int = 512) -> np.ndarray:
@@ -425,120 +419,15 @@ def compare_methods(gan: SelfTraining, scratch: SelfTraining) -> dict[str, dict]
 
 
 # ---------------------------------------------------------------------------------------------
-# Statistics and claims
-# ---------------------------------------------------------------------------------------------
-
-def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> dict:
-    """Exact McNemar test of two classifiers on the same test images: ``b`` = only A right,
-    ``c`` = only B right, two-sided binomial p-value of b against Binomial(b + c, 1/2)."""
-    from scipy.stats import binomtest
-
-    a, b_ = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
-    if a.shape != b_.shape:
-        raise ValueError(f"need paired results, got shapes {a.shape} and {b_.shape}")
-    b, c = int((a & ~b_).sum()), int((~a & b_).sum())
-    p = 1.0 if b + c == 0 else float(binomtest(b, b + c, 0.5).pvalue)
-    return {"only_a_right": b, "only_b_right": c, "accuracy_a": float(a.mean()), "accuracy_b": float(b_.mean()),
-            "p_value": p}
-
-
-def better(stats: dict, alpha: float = 0.05) -> bool | None:
-    """True: A beats B beyond chance; False: B beats A beyond chance; None: within chance."""
-    if stats["p_value"] >= alpha:
-        return None
-    return stats["only_a_right"] > stats["only_b_right"]
-
-
-def _correct(run: SelfTraining, round_: int) -> np.ndarray:
-    return (run.test_p[round_] > 0.5) == (run.test.labels.numpy() == 1)
-
-
-def selftrain_claims(gan: SelfTraining, scratch: SelfTraining, min_precision: float = 0.98,
-                     min_sorted_accuracy: float = 0.95, alpha: float = 0.05) -> list[dict]:
-    """The document's claims with verdicts from this run's numbers (``gan``: the loop from the GAN
-    discriminator; ``scratch``: the same loop from a randomly initialised one)."""
-    claims = []
-    rounds = [r for r in gan.rounds if r["round"] > 0]
-    has_truth = gan.pool_truth is not None
-
-    # 1. what moves is correctly classified
-    moved = sum(r["moved_to_good"] + r["moved_to_bad"] for r in rounds)
-    wrong = sum(r["wrong_moved"] or 0 for r in rounds)
-    prec = None if not has_truth or moved == 0 else 1 - wrong / moved
-    per_round = [r["precision_moved"] for r in rounds if r["precision_moved"] is not None]
-    kinds = {}
-    if has_truth and gan.pool_kind is not None:
-        wrong_good = np.flatnonzero((gan.status == GOOD) & (gan.pool_truth == 0))
-        kinds = {str(k): int(v) for k, v in zip(*np.unique(gan.pool_kind[wrong_good], return_counts=True))}
-    v = "inconclusive" if prec is None else verdict(all(p >= min_precision for p in per_round), partly=prec >= 0.9)
-    claims.append(claim(
-        "The images which are moved all seem to be correctly classified", f"{SOURCE}, paragraph 7",
-        v, {"moved": moved, "wrong": wrong if has_truth else None, "precision_moved": prec,
-            "precision_per_round": per_round, "precision_to_good_per_round": [r["precision_to_good"] for r in rounds],
-            "precision_to_bad_per_round": [r["precision_to_bad"] for r in rounds], "required_every_round": min_precision,
-            "bad_kinds_moved_to_good": kinds, "ground_truth": has_truth}))
-
-    # 2. the labelled set grows every round
-    growth = [r["moved_to_good"] + r["moved_to_bad"] for r in rounds]
-    grew = [g > 0 for g in growth]
-    claims.append(claim(
-        "After each iteration the size of the training dataset grows", f"{SOURCE}, paragraph 7",
-        "inconclusive" if not grew else verdict(all(grew), partly=any(grew)),
-        {"growth_per_round": growth, "labelled_per_round": [r["labelled"] for r in gan.rounds],
-         "rounds": len(rounds), "stop_reason": gan.stop_reason}))
-
-    # 3. a GAN discriminator is a better start than random weights (transfer learning)
-    if gan.test is not None:
-        loop = mcnemar(_correct(gan, gan.rounds[-1]["round"]), _correct(scratch, scratch.rounds[-1]["round"]))
-        once = mcnemar(_correct(gan, 0), _correct(scratch, 0))
-        wins = [better(loop, alpha), better(once, alpha)]
-        if any(w is False for w in wins):
-            v = "does not hold"
-        elif all(w is None for w in wins):
-            v = "inconclusive"
-        else:
-            v = verdict(all(wins), partly=True)
-        ev = {"selftrain_gan_vs_random_init": loop, "once_gan_vs_scratch": once, "alpha": alpha,
-              "auc": {"gan_selftrain": gan.rounds[-1]["test_auc"], "random_init_selftrain": scratch.rounds[-1]["test_auc"],
-                      "gan_once": gan.rounds[0]["test_auc"], "scratch_seed_only": scratch.rounds[0]["test_auc"]},
-              "good_precision": {"gan_selftrain": gan.summary()["good_precision"],
-                                 "random_init_selftrain": scratch.summary()["good_precision"]}}
-    else:
-        v, ev = "inconclusive", {"held_out_test_set": None}
-    claims.append(claim(
-        "Starting from a GAN discriminator (transfer learning) beats starting from scratch",
-        f"{SOURCE}, paragraphs 5 and 7", v, ev))
-
-    # 4. the whole pool gets sorted
-    s = gan.summary()
-    ok = s["sorted_fraction"] >= 0.99 and (s["sorted_accuracy"] is None or s["sorted_accuracy"] >= min_sorted_accuracy)
-    claims.append(claim(
-        "The whole pool can be sorted this way", f"{SOURCE}, paragraph 7",
-        verdict(ok, partly=s["sorted_fraction"] >= 0.5),
-        {"sorted_fraction": s["sorted_fraction"], "unsure_left": s["unsure"], "sorted_accuracy": s["sorted_accuracy"],
-         "required_sorted_accuracy": min_sorted_accuracy, "rounds": len(rounds), "stop_reason": gan.stop_reason}))
-
-    # 5. (implied: "it works a lot better than I thought") self-training beats one fine-tune
-    if gan.test is not None:
-        st = mcnemar(_correct(gan, gan.rounds[-1]["round"]), _correct(gan, 0))
-        b = better(st, alpha)
-        claims.append(claim(
-            "Self-training improves the classifier over the one fine-tune on the seed set",
-            f"{SOURCE}, paragraph 7 (\"works a lot better than I thought\")",
-            "inconclusive" if b is None else verdict(b),
-            {"selftrain_vs_once": st, "auc_once": gan.rounds[0]["test_auc"], "auc_selftrain": gan.rounds[-1]["test_auc"],
-             "alpha": alpha}))
-    return claims
-
-
-# ---------------------------------------------------------------------------------------------
 # Output: lists, never moves
 # ---------------------------------------------------------------------------------------------
 
 def write_lists(output_dir: str | os.PathLike, run: SelfTraining, seed_ids: Sequence[str] | None = None,
-                seed_labels: Sequence[int] | None = None, links: bool = False) -> dict[str, Path]:
+                seed_labels: Sequence[int] | None = None, links: bool = False,
+                skipped: Sequence[tuple[str, str]] = ()) -> dict[str, Path]:
     """Write ``good.txt``, ``bad.txt``, ``unsure.txt`` (one id a line; seed images first in good/bad),
-    ``unreadable.txt`` if any, and ``scores.csv`` (id, list, round moved, last p(good)).
+    ``unreadable.txt`` if any file could not be read (the pool's, and ``skipped``: the labelled folders'
+    unreadable files, each with the reason), and ``scores.csv`` (id, list, round moved, last p(good)).
 
     The user's files are never moved, copied or deleted. ``links=True`` also makes folders of
     symbolic links ``sorted/{good,bad,unsure}/`` (for pools read from files).
@@ -553,8 +442,9 @@ def write_lists(output_dir: str | os.PathLike, run: SelfTraining, seed_ids: Sequ
              "bad": [i for i, y in zip(seed_ids, seed_labels) if y == 0] + [ids[i] for i in sets["bad"]],
              "unsure": [ids[i] for i in sets["unsure"]]}
     unreadable = np.flatnonzero(run.status == UNREADABLE)
-    if len(unreadable):
-        lists["unreadable"] = [f"{ids[i]}\t{run.pool.skipped.get(i, '')}" for i in unreadable]
+    if len(unreadable) or skipped:
+        lists["unreadable"] = [f"{p}\t{why}" for p, why in skipped] + \
+                              [f"{ids[i]}\t{run.pool.skipped.get(i, '')}" for i in unreadable]
     paths = {}
     for name, items in lists.items():
         paths[name] = out / f"{name}.txt"
@@ -580,52 +470,6 @@ def write_lists(output_dir: str | os.PathLike, run: SelfTraining, seed_ids: Sequ
     return paths
 
 
-# ---------------------------------------------------------------------------------------------
-# Figures and the threshold explorer
-# ---------------------------------------------------------------------------------------------
-
-def plot_rounds(runs: dict[str, SelfTraining], figsize=(12, 7)):
-    """Per round, one line a loop: labelled set sizes, images moved each way, precision of what
-    moved, and images left in the pool."""
-    fig, axes = plt.subplots(2, 2, figsize=figsize)
-    for (name, run), colour in zip(runs.items(), ("C0", "C3", "C2", "C1")):
-        r = np.array([x["round"] for x in run.rounds])
-        get = lambda k: np.array([np.nan if x[k] is None else x[k] for x in run.rounds], float)
-        axes[0, 0].plot(r, get("labelled_good"), "-o", color=colour, label=f"{name}: good")
-        axes[0, 0].plot(r, get("labelled_bad"), "--s", color=colour, label=f"{name}: bad")
-        axes[0, 1].plot(r[1:], get("moved_to_good")[1:], "-o", color=colour, label=f"{name}: to good")
-        axes[0, 1].plot(r[1:], get("moved_to_bad")[1:], "--s", color=colour, label=f"{name}: to bad")
-        axes[1, 0].plot(r[1:], get("precision_to_good")[1:], "-o", color=colour, label=f"{name}: to good")
-        axes[1, 0].plot(r[1:], get("precision_to_bad")[1:], "--s", color=colour, label=f"{name}: to bad")
-        axes[1, 1].plot(r, get("pool_left"), "-o", color=colour, label=name)
-    for ax, title in zip(axes.flat, ("labelled set size", "images moved this round", "precision of what moved (ground truth)",
-                                     "images left in the pool")):
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel("round")
-        ax.legend(fontsize=7)
-    axes[1, 0].set_ylim(None, 1.01)
-    fig.tight_layout()
-    return fig
-
-
-def plot_methods(methods: dict[str, dict], figsize=(11, 3.4)):
-    """Bars per method: held-out accuracy, precision of the final good set, and its recall."""
-    keys = [("test_accuracy", "held-out accuracy"), ("good_precision", "precision of the 'good' set"),
-            ("good_recall", "recall of truly good pool images")]
-    fig, axes = plt.subplots(1, len(keys), figsize=figsize)
-    names = list(methods)
-    for ax, (k, title) in zip(axes, keys):
-        vals = [np.nan if methods[n][k] is None else methods[n][k] for n in names]
-        bars = ax.bar(range(len(names)), vals, color=["C0", "C3", "C9", "C1"][:len(names)])
-        ax.bar_label(bars, fmt="%.3f", fontsize=8)
-        ax.set_xticks(range(len(names)), [n.replace("_", "\n") for n in names], fontsize=8)
-        lo = np.nanmin(vals) if np.isfinite(vals).any() else 0
-        ax.set_ylim(max(0, lo - 0.1), 1.02)
-        ax.set_title(title, fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
 def threshold_effect(p: np.ndarray, truth: np.ndarray | None, t_bad: float, t_good: float) -> dict:
     """What one scoring pass would move at thresholds (t_bad, t_good), and its precision against ``truth``."""
     p = np.asarray(p, float)
@@ -633,34 +477,6 @@ def threshold_effect(p: np.ndarray, truth: np.ndarray | None, t_bad: float, t_go
     t = None if truth is None else np.asarray(truth, int)
     return {"to_good": len(good), "to_bad": len(bad), "left": len(p) - len(good) - len(bad),
             "precision_to_good": _precision(t, good, 1), "precision_to_bad": _precision(t, bad, 0)}
-
-
-def show_threshold_effect(p: np.ndarray, truth: np.ndarray | None, t_bad: float = 0.03, t_good: float = 0.99, ax=None):
-    """Histogram of the pool's p(good) on a log-odds axis, truly good and bad apart where known,
-    with the two thresholds and what would move. Returns :func:`threshold_effect`'s dict."""
-    eff = threshold_effect(p, truth, t_bad, t_good)
-    if ax is None:
-        _, ax = plt.subplots(figsize=(8, 3.6))
-    logit = lambda q: np.log(np.clip(q, 1e-6, 1 - 1e-6) / (1 - np.clip(q, 1e-6, 1 - 1e-6)))
-    z = logit(np.asarray(p, float))
-    bins = np.linspace(min(z.min(), logit(t_bad)) - 0.5, max(z.max(), logit(t_good)) + 0.5, 60)
-    if truth is None:
-        ax.hist(z, bins, color="grey", alpha=0.7, label="pool")
-    else:
-        tr = np.asarray(truth, int)
-        ax.hist(z[tr == 1], bins, color="C2", alpha=0.6, label="truly good")
-        ax.hist(z[tr == 0], bins, color="C3", alpha=0.6, label="truly bad")
-    for t, c in ((t_bad, "C3"), (t_good, "C2")):
-        ax.axvline(logit(t), color=c, ls="--")
-    fmt = lambda v: "n/a" if v is None else f"{v:.3f}"
-    ax.set_title(f"t_bad={t_bad}, t_good={t_good}: {eff['to_bad']} to bad (precision {fmt(eff['precision_to_bad'])}), "
-                 f"{eff['to_good']} to good (precision {fmt(eff['precision_to_good'])}), {eff['left']} left", fontsize=9)
-    ticks = [0.001, 0.01, 0.03, 0.1, 0.5, 0.9, 0.99, 0.999]
-    ax.set_xticks(logit(np.array(ticks)), [str(t) for t in ticks])
-    ax.set_xlabel("p(good) (log-odds scale)")
-    ax.set_ylabel("pool images")
-    ax.legend(fontsize=8)
-    return eff
 
 
 def example_grids(pool: ImagePool, pool_kind: np.ndarray | None, seed_set: ImageSet, n: int = 16) -> dict[str, torch.Tensor]:
@@ -683,21 +499,3 @@ def moved_examples(run: SelfTraining, round_: int = 1, n: int = 16) -> dict[str,
         sets["wrong: good moved to bad"] = np.flatnonzero(moved & (run.status == BAD) & (run.pool_truth == 1))
     ims = {f"{k} ({len(v)})": run.pool.load(v[:n]) for k, v in sets.items()}
     return {k: v for k, v in ims.items() if len(v)}
-
-
-T_BAD_OPTIONS = (0.001, 0.005, 0.01, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5)
-T_GOOD_OPTIONS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99, 0.995, 0.999)
-
-
-def threshold_explorer(p: np.ndarray, truth: np.ndarray | None, t_bad: float = 0.03, t_good: float = 0.99):
-    """Two sliders over :func:`show_threshold_effect`. Renders its default view headless."""
-    import ipywidgets as W
-
-    def show(t_bad, t_good):
-        show_threshold_effect(p, truth, t_bad, t_good)
-        plt.show()
-
-    return W.interact(show,
-                      t_bad=W.SelectionSlider(options=T_BAD_OPTIONS, value=t_bad, description="t_bad", continuous_update=False),
-                      t_good=W.SelectionSlider(options=T_GOOD_OPTIONS, value=t_good, description="t_good",
-                                               continuous_update=False))

@@ -71,3 +71,40 @@ def grid_browser(grids: Grids, scores: Scores | None = None, describe: Callable[
     return W.interact(show, key=key_slider,
                       iteration=W.IntSlider(value=its[-1], min=its[0], max=its[-1], step=step,
                                             description="iteration", continuous_update=False))
+
+
+def threshold_browser(images: torch.Tensor, scores, logits, defect=None, dup_group=None,
+                      low_z: float = -1.5, high_z: float = 1.5):
+    """Notebook 02: two sliders, the low and the high threshold (standard deviations of D's logit from
+    its mean), over :func:`gan_helpers.plots.show_threshold_effect`. Renders its default view headless."""
+    import ipywidgets as W
+
+    from .plots import show_threshold_effect
+
+    def show(low_z, high_z):  # returns nothing: interact would print a return value under the figure
+        show_threshold_effect(images, scores, logits, low_z, high_z, defect, dup_group)
+
+    W.interact(show, low_z=W.FloatSlider(value=low_z, min=-4.0, max=0.0, step=0.25, description="low (sd)",
+                                         continuous_update=False),
+               high_z=W.FloatSlider(value=high_z, min=0.0, max=4.0, step=0.25, description="high (sd)",
+                                    continuous_update=False))
+
+
+T_BAD_OPTIONS = (0.001, 0.005, 0.01, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5)
+T_GOOD_OPTIONS = (0.5, 0.7, 0.8, 0.9, 0.95, 0.97, 0.99, 0.995, 0.999)
+
+
+def threshold_explorer(p, truth, t_bad: float = 0.03, t_good: float = 0.99):
+    """Notebook 03: two sliders over :func:`gan_helpers.plots.show_pool_thresholds`. Renders its default view headless."""
+    import ipywidgets as W
+
+    from .plots import show_pool_thresholds
+
+    def show(t_bad, t_good):  # returns nothing: interact would print a return value under the figure
+        show_pool_thresholds(p, truth, t_bad, t_good)
+        plt.show()
+
+    W.interact(show,
+               t_bad=W.SelectionSlider(options=T_BAD_OPTIONS, value=t_bad, description="t_bad", continuous_update=False),
+               t_good=W.SelectionSlider(options=T_GOOD_OPTIONS, value=t_good, description="t_good",
+                                        continuous_update=False))

@@ -12,9 +12,11 @@ from sklearn.metrics import precision_score, recall_score, roc_auc_score
 
 matplotlib.use("Agg")
 
-from gan_helpers import filtering as F  # noqa: E402
-from gan_helpers.data import load_dataset  # noqa: E402
-from gan_helpers.emotes import DEFECTS, alter_copy, draw_emote, make_emotes, save_emote_folder  # noqa: E402
+from gan_helpers import dedup as DD  # noqa: E402
+from gan_helpers import scores as S  # noqa: E402
+from gan_helpers.datasets import load_dataset  # noqa: E402
+from gan_helpers.datasets.emotes import DEFECTS, alter_copy, draw_emote, make_emotes, save_emote_folder  # noqa: E402
+from gan_helpers.experiments import filtering as X  # noqa: E402
 from gan_helpers.models import Discriminator  # noqa: E402
 
 
@@ -35,7 +37,7 @@ def test_emotes_composition(small):
     assert len(sizes) == 3 and sizes.min() >= 8 and sizes.max() <= 12
     assert np.all(a["defect"][a["dup_group"] >= 0] == "none"), "duplicated emotes are clean faces"
     assert len(small.paths or []) == 0 and small.name == "emotes"
-    assert "emotes" in __import__("gan_helpers.data", fromlist=["BUILTIN"]).BUILTIN
+    assert "emotes" in __import__("gan_helpers.datasets", fromlist=["BUILTIN"]).BUILTIN
 
 
 def test_emotes_deterministic_and_checked():
@@ -66,7 +68,7 @@ def test_duplicate_copies_are_near_not_exact_and_far_apart():
 
 def test_score_mapping():
     x = np.array([-50.0, -2.0, 0.0, 2.0, 50.0])
-    s = F.logits_to_score(x)
+    s = S.logits_to_score(x)
     np.testing.assert_allclose(s, 200 / (1 + np.exp(-x)) - 100, atol=1e-9)
     assert s[2] == 0 and np.all(np.abs(s) <= 100) and np.all(np.diff(s) > 0)
 
@@ -76,9 +78,9 @@ def test_scores_are_per_image_and_leave_d_untouched(small):
     D = Discriminator(ndf=8, image_size=32).train()
     before = {k: v.clone() for k, v in D.state_dict().items()}
     x = small.images[:100]
-    a = F.discriminator_scores(D, x, batch_size=100)
+    a = S.discriminator_scores(D, x, batch_size=100)
     perm = torch.randperm(100)
-    b = F.discriminator_scores(D, x[perm], batch_size=7)  # other batches, other order
+    b = S.discriminator_scores(D, x[perm], batch_size=7)  # other batches, other order
     np.testing.assert_allclose(b["score"], a["score"][perm.numpy()], rtol=1e-4, atol=1e-4)
     assert a["features"].shape == (100, D.feature_dim)
     assert D.training and all(torch.equal(before[k], v) for k, v in D.state_dict().items())
@@ -87,42 +89,42 @@ def test_scores_are_per_image_and_leave_d_untouched(small):
 def test_thresholds_and_summary():
     rng = np.random.default_rng(0)
     logits = rng.normal(1.0, 2.0, 2000)
-    low, high = F.thresholds_from_z(logits, -1.5, 1.5)
-    assert low < F.logits_to_score(logits.mean()) < high
-    assert F.thresholds_from_z(logits, 0, 0)[0] == pytest.approx(float(F.logits_to_score(logits.mean())))
+    low, high = S.thresholds_from_z(logits, -1.5, 1.5)
+    assert low < S.logits_to_score(logits.mean()) < high
+    assert S.thresholds_from_z(logits, 0, 0)[0] == pytest.approx(float(S.logits_to_score(logits.mean())))
     with pytest.raises(ValueError):
-        F.thresholds_from_z(logits, 1, -1)
-    assert F.score_summary(rng.normal(5, 20, 2000))["qq_r"] > 0.995
+        S.thresholds_from_z(logits, 1, -1)
+    assert S.score_summary(rng.normal(5, 20, 2000))["qq_r"] > 0.995
     bimodal = np.concatenate([rng.normal(-80, 3, 1000), rng.normal(80, 3, 1000)])
-    assert F.score_summary(bimodal)["qq_r"] < 0.95
+    assert S.score_summary(bimodal)["qq_r"] < 0.95
 
 
 # ------------------------------------------------------------------ near duplicates
 
 def test_pairs_match_imagehash_bruteforce(small):
     x = small.images[:60]
-    codes = F.perceptual_hashes(x, hash_size=8)
+    codes = DD.perceptual_hashes(x, hash_size=8)
     arr = ((x + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
     hashes = [imagehash.phash(Image.fromarray(a), hash_size=8) for a in arr]
     expected = {(i, j) for i in range(60) for j in range(i + 1, 60) if hashes[i] - hashes[j] <= 6}
-    got = F.near_duplicate_pairs(codes, 6)
+    got = DD.near_duplicate_pairs(codes, 6)
     assert {tuple(p) for p in got.tolist()} == expected
-    assert {tuple(p) for p in F.near_duplicate_pairs(codes, 6, chunk=7).tolist()} == expected
+    assert {tuple(p) for p in DD.near_duplicate_pairs(codes, 6, chunk=7).tolist()} == expected
 
 
 def test_window_and_groups():
     codes = np.zeros((5, 4), bool)  # five identical codes
     ids = np.array([0, 10, 2000, 2005, 5000])
-    w = F.near_duplicate_pairs(codes, 0, ids, window=1000)
+    w = DD.near_duplicate_pairs(codes, 0, ids, window=1000)
     assert {tuple(p) for p in w.tolist()} == {(0, 1), (2, 3)}
-    assert F.far_apart_matches(F.near_duplicate_pairs(codes, 0), ids, 1000) == 8
-    g_w, g_g = F.duplicate_groups(5, w), F.duplicate_groups(5, F.near_duplicate_pairs(codes, 0))
+    assert DD.far_apart_matches(DD.near_duplicate_pairs(codes, 0), ids, 1000) == 8
+    g_w, g_g = DD.duplicate_groups(5, w), DD.duplicate_groups(5, DD.near_duplicate_pairs(codes, 0))
     assert len(set(g_w)) == 3 and len(set(g_g)) == 1
-    assert F.redundant_copies(g_g, ids).tolist() == [False, True, True, True, True]
+    assert DD.redundant_copies(g_g, ids).tolist() == [False, True, True, True, True]
     eligible = np.array([False, True, True, True, True])
-    assert F.redundant_copies(g_g, ids, eligible).tolist() == [True, False, True, True, True]
+    assert DD.redundant_copies(g_g, ids, eligible).tolist() == [True, False, True, True, True]
     with pytest.raises(ValueError, match="needs the ids"):
-        F.near_duplicate_pairs(codes, 0, window=10)
+        DD.near_duplicate_pairs(codes, 0, window=10)
 
 
 # ------------------------------------------------------------------ precision and recall
@@ -131,23 +133,23 @@ def test_outlier_pr_matches_sklearn():
     rng = np.random.default_rng(1)
     defect = rng.choice(["none", "none", "none", "text", "rotated"], 300)
     flagged = rng.random(300) < 0.2
-    pr = F.outlier_precision_recall(flagged, defect)
+    pr = DD.outlier_precision_recall(flagged, defect)
     assert pr["precision"] == pytest.approx(precision_score(defect != "none", flagged))
     assert pr["recall"] == pytest.approx(recall_score(defect != "none", flagged))
     assert pr["recall_by_kind"]["text"] == pytest.approx(flagged[defect == "text"].mean())
     score = rng.normal(size=300)
-    assert F.auroc(score, defect != "none") == pytest.approx(roc_auc_score(defect != "none", score))
+    assert DD.auroc(score, defect != "none") == pytest.approx(roc_auc_score(defect != "none", score))
 
 
 def test_duplicate_pr_is_group_aware():
     grp = np.array([0, 0, 0, 0, 1, 1, -1, -1])
     f = lambda *i: np.isin(np.arange(8), i)  # noqa: E731
-    assert F.duplicate_precision_recall(f(1, 2, 3, 5), grp)["precision"] == 1.0
-    assert F.duplicate_precision_recall(f(1, 2, 3, 5), grp)["recall"] == 1.0
-    assert F.duplicate_precision_recall(f(0, 2, 3, 4), grp)["recall"] == 1.0, "which copy is kept does not matter"
-    pr = F.duplicate_precision_recall(f(0, 1, 2, 3, 6), grp)  # the whole group 0 and a unique image
+    assert DD.duplicate_precision_recall(f(1, 2, 3, 5), grp)["precision"] == 1.0
+    assert DD.duplicate_precision_recall(f(1, 2, 3, 5), grp)["recall"] == 1.0
+    assert DD.duplicate_precision_recall(f(0, 2, 3, 4), grp)["recall"] == 1.0, "which copy is kept does not matter"
+    pr = DD.duplicate_precision_recall(f(0, 1, 2, 3, 6), grp)  # the whole group 0 and a unique image
     assert pr["precision"] == pytest.approx(3 / 5) and pr["recall"] == pytest.approx(3 / 4)
-    assert F.duplicate_precision_recall(f(), grp)["precision"] is None
+    assert DD.duplicate_precision_recall(f(), grp)["precision"] is None
 
 
 # ------------------------------------------------------------------ decision, manifest, folders
@@ -156,56 +158,68 @@ def test_decide():
     scores = np.array([-90.0, 10, 20, 95, 96, 30])
     ids = np.array([1, 2, 3, 4, 5, 6])
     g = np.array([0, 0, 1, 1, 1, 2])  # image 0 (outlier) and 1 are copies; 2, 3, 4 are copies
-    r = F.decide(scores, ids, -50, 90, g, np.arange(6), "global")
+    r = DD.decide(scores, ids, -50, 90, g, np.arange(6), "global")
     assert r.tolist() == ["outlier", "", "", "duplicate", "duplicate", ""]
-    assert F.decide(scores, ids, -50, 90, g, np.arange(6), "window").tolist() == ["outlier", "", "", "", "", ""]
-    assert F.decide(scores, ids, -50, 90, g, np.arange(6), "score").tolist() == ["outlier", "", "", "duplicate", "duplicate", ""]
-    r = F.decide(scores, ids, -50, 95.5, g, np.arange(6), "score+global")
+    assert DD.decide(scores, ids, -50, 90, g, np.arange(6), "window").tolist() == ["outlier", "", "", "", "", ""]
+    assert DD.decide(scores, ids, -50, 90, g, np.arange(6), "score").tolist() == ["outlier", "", "", "duplicate", "duplicate", ""]
+    r = DD.decide(scores, ids, -50, 95.5, g, np.arange(6), "score+global")
     assert r.tolist() == ["outlier", "", "", "duplicate", "duplicate", ""]
     with pytest.raises(ValueError, match="dedup"):
-        F.decide(scores, ids, -50, 90, g, g, "exact")
+        DD.decide(scores, ids, -50, 90, g, g, "exact")
     with pytest.raises(ValueError, match="above"):
-        F.decide(scores, ids, 50, 0, g, g)
+        DD.decide(scores, ids, 50, 0, g, g)
 
 
-def test_folder_roundtrip_manifest_and_nothing_touched(tmp_path, small):
+def test_folder_roundtrip_manifest_lists_every_file_and_nothing_is_touched(tmp_path, small):
     folder = tmp_path / "emotes"
     s = small.subset(np.arange(40))
     save_emote_folder(s, folder)
     with pytest.raises(FileExistsError):
         save_emote_folder(s, folder)
-    digest = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
-    data = F.load_emote_data(str(folder), 32)
-    assert not F.has_ground_truth(data)
+    (folder / "notes.txt").write_text("not an image")
+    (folder / "9999999.png").write_bytes(b"\x89PNG truncated")
+    (folder / "8888888.png").symlink_to(folder / "missing.png")
+    digest = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.exists()}
+    data = X.load_emote_data(str(folder), 32)
+    assert not X.has_ground_truth(data)
     np.testing.assert_array_equal(np.sort(data.attributes["emote_id"]), s.attributes["emote_id"])
-    scores = np.linspace(-50, 50, len(data))
+    why = {p.rsplit("/", 1)[-1]: r for p, r in data.skipped}
+    assert set(why) == {"notes.txt", "9999999.png", "8888888.png"}
+    assert "unsupported extension" in why["notes.txt"] and why["8888888.png"] == "broken link"
+    assert "corrupt" in why["9999999.png"] or "not an image" in why["9999999.png"]
+    scores = {0: np.linspace(-50, 50, len(data)), 1: np.linspace(50, -50, len(data))}
     reasons = np.array(["outlier"] + [""] * (len(data) - 2) + ["duplicate"], dtype=object)
-    path = F.write_manifest(tmp_path / "out" / "filtered_manifest.csv", data.paths, data.attributes["emote_id"], scores, reasons)
+    path = DD.write_manifest(tmp_path / "out" / "filtered_manifest.csv", data.paths, data.attributes["emote_id"],
+                             scores, reasons, np.array([2] + [0] * (len(data) - 2) + [1]), data.skipped)
     import pandas as pd
     m = pd.read_csv(path, keep_default_na=False)
-    assert list(m.columns) == ["path", "emote_id", "score", "decision", "reason"] and len(m) == len(data)
-    assert (m["decision"] == "remove").sum() == 2 and set(m["reason"]) == {"", "outlier", "duplicate"}
-    assert len(F.flagged_list(data.paths, scores, reasons)) == 2
-    assert digest == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}, "the user's files are untouched"
+    assert list(m.columns) == ["path", "emote_id", "score_seed0", "score_seed1", "decision", "reason", "removed_in_seeds"]
+    assert len(m) == len(data) + 3, "every file found has a row"
+    assert (m["decision"] == "remove").sum() == 2 and (m["decision"] == "skipped").sum() == 3
+    assert set(m.loc[m["decision"] == "skipped", "reason"]) == set(why.values())
+    assert len(DD.flagged_list(data.paths, scores[0], reasons)) == 2
+    assert digest == {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.exists()}, \
+        "the user's files are untouched"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(list(digest) + ["8888888.png"])
 
 
 def test_ids_from_paths():
-    assert F.ids_from_paths(["a/0100.png", "a/0007.jpg"]).tolist() == [100, 7]
-    assert F.ids_from_paths(["b.png", "a.png", "c.png"]).tolist() == [1, 0, 2]
+    assert X.ids_from_paths(["a/0100.png", "a/0007.jpg"]).tolist() == [100, 7]
+    assert X.ids_from_paths(["b.png", "a.png", "c.png"]).tolist() == [1, 0, 2]
 
 
 # ------------------------------------------------------------------ figures and claims
 
-def test_threshold_view_numbers(small):
+def test_threshold_view_and_histogram_draw(small):
+    from gan_helpers import plots
+
     rng = np.random.default_rng(0)
     logits = rng.normal(0, 2, len(small))
-    scores = F.logits_to_score(logits)
+    scores = S.logits_to_score(logits)
     a = small.attributes
-    v = F.show_threshold_effect(small.images, scores, logits, -1.0, 1.0, a["defect"], a["dup_group"], show=True)
-    low, high = F.thresholds_from_z(logits, -1.0, 1.0)
-    assert v["n_low"] == int((scores < low).sum()) and v["n_high"] == int((scores > high).sum())
-    assert v["outlier_recall"] == pytest.approx(F.outlier_precision_recall(scores < low, a["defect"])["recall"])
-    ax = F.plot_score_histogram(scores, low, high, {"clean": a["defect"] == "none", "defect": a["defect"] != "none"})
+    assert plots.show_threshold_effect(small.images, scores, logits, -1.0, 1.0, a["defect"], a["dup_group"]) is None
+    low, high = S.thresholds_from_z(logits, -1.0, 1.0)
+    ax = plots.plot_score_histogram(scores, low, high, {"clean": a["defect"] == "none", "defect": a["defect"] != "none"})
     assert ax.get_xlabel().startswith("score")
 
 
@@ -213,27 +227,77 @@ def test_nearest_group_share():
     train = np.array([[0.0, 0], [0, 0.01], [0, 0.02], [5, 5], [9, 9]])
     groups = np.array([7, 7, 7, 1, 2])  # three copies of one emote, two unique ones
     samples = np.array([[0.1, 0], [0, 0.1], [5, 5.1], [9, 8.9]])
-    w = F.nearest_group_share(samples, train, groups)
+    w = DD.nearest_group_share(samples, train, groups)
     assert w == {"sample_share": 0.5, "uniform_share": pytest.approx(1 / 3), "data_share": 0.6}
 
 
-def _claims(before_fid, after_fid, noise=0.5, truth=True):
-    summary = {"mean": 8.0, "sd": 30.0, "skewness": 0.1, "excess_kurtosis": 0.5, "qq_r": 0.99, "share_positive": 0.6}
-    low = {"auroc": 0.9, "precision": 0.7} if truth else None
-    high = {"dup_share_in_tail": 0.8, "dup_share_overall": 0.1} if truth else None
-    windowed = {"window": 1000, "window_flagged": 40, "global_flagged": 120, "far_apart_matches": 300,
-                **({"window_recall": 0.3, "global_recall": 0.95} if truth else {})}
-    retrain = {"before": {"fid": before_fid, "kid": before_fid / 100, "kid_std": 0.002, "fid_noise": noise},
-               "after": {"fid": after_fid, "kid": after_fid / 100, "kid_std": 0.002, "fid_noise": noise}}
-    weight = {"before": {"sample_share": 0.2, "uniform_share": 0.01, "data_share": 0.1},
-              "after": {"sample_share": 0.02, "uniform_share": 0.01, "data_share": 0.01}}
-    return {c["claim"][:40]: c["verdict"] for c in F.filtering_claims(summary, {}, low, high, windowed, retrain, weight)}
+def _runs(before_fid, after_fid, weighted_fid=None, noise=0.5, seeds=(0, 1, 2), dgz=0.3):
+    """Per-seed records with scores that put the defects low and the duplicates high."""
+    rng = np.random.default_rng(0)
+    n = 200
+    defect = np.array(["none"] * 180 + ["text"] * 20)
+    dup = np.array([-1] * 150 + [0] * 15 + [1] * 15 + [-1] * 20)
+    out = {}
+    for s in seeds:
+        logit = rng.normal(0.3, 1.0, n)
+        logit[defect != "none"] -= 3
+        logit[dup >= 0] += 2.5
+        score = S.logits_to_score(logit)
+        low, high = S.thresholds_from_z(logit, -1.5, 1.5)
+        q = lambda f, share: {"fid": f, "fid_noise": noise, "kid": f / 100, "sample_share": share, "uniform_share": 0.02}
+        out[s] = {"score": score, "logit": logit, "low": low, "high": high,
+                  "before": {"quality": q(before_fid, 0.3), "d_x_late": 0.7, "d_g_z_late": dgz},
+                  "after": {"quality": q(after_fid, 0.05)},
+                  "weighted": {"quality": q(weighted_fid if weighted_fid is not None else before_fid, 0.1)}}
+    return out, {"defect": defect, "dup_group": dup}
 
 
-def test_claims_follow_the_numbers():
-    v = list(_claims(10.0, 5.0).values())
-    assert v == ["holds"] * 6
-    assert list(_claims(10.0, 9.8).values())[4] == "inconclusive", "within noise"
-    assert list(_claims(5.0, 10.0).values())[4] == "does not hold"
-    v = list(_claims(10.0, 5.0, truth=False).values())
-    assert v[1] == v[2] == "inconclusive" and v[3] == "holds", "without ground truth the window claim rests on counts"
+WINDOWED = {"window": 1000, "window_flagged": 40, "global_flagged": 120, "far_apart_matches": 300,
+            "window_recall": 0.3, "global_recall": 0.95}
+
+
+def _verdicts(runs, truth, windowed=WINDOWED):
+    return [c["verdict"] for c in X.filtering_claims(runs, truth, windowed)]
+
+
+def test_claims_follow_every_seed():
+    runs, truth = _runs(10.0, 5.0, 3.0)
+    v = _verdicts(runs, truth)
+    assert len(v) == 8
+    assert v[1:] == ["holds"] * 7  # the tails, the window, retraining, over-weighting, both weighted comparisons
+    assert _verdicts(*_runs(10.0, 9.8))[4] == "inconclusive", "within noise in every seed"
+    assert _verdicts(*_runs(5.0, 10.0))[4] == "does not hold"
+
+
+def test_claims_cannot_hold_where_the_seeds_disagree():
+    runs, truth = _runs(10.0, 5.0)
+    runs[1]["after"]["quality"]["fid"] = 15.0  # seed 1: retraining is worse beyond noise
+    assert _verdicts(runs, truth)[4] == "inconclusive"
+    runs[1]["after"]["quality"]["fid"] = 10.2  # seed 1: within noise
+    assert _verdicts(runs, truth)[4] == "partly"
+
+
+def test_a_discriminator_that_won_makes_the_score_shape_inconclusive():
+    assert _verdicts(*_runs(10.0, 5.0, dgz=0.01))[0] == "inconclusive"
+
+
+def test_claims_without_ground_truth():
+    runs, _ = _runs(10.0, 5.0)
+    windowed = {k: v for k, v in WINDOWED.items() if not k.endswith("recall")}
+    v = _verdicts(runs, None, windowed)
+    assert len(v) == 5 and v[1] == "holds" and v[2] == "holds"
+
+
+def test_sampling_weights_fade_the_low_tail_and_count_a_group_once():
+    logits = np.r_[-6.0, np.zeros(18), 0.5, 0.5]
+    groups = np.r_[np.arange(19), 19, 19]  # the last two images are copies of one emote
+    w = X.sampling_weights(logits, groups, low_z=-1.5)
+    assert w[0] < 0.01 * w[1], "the low tail fades out"
+    assert w[19] == pytest.approx(w[20]) and w[19] + w[20] == pytest.approx(w[1], rel=0.05), "a group weighs as one image"
+
+
+def test_majority_decision_over_seeds():
+    runs = {s: {"reasons": np.array(r, dtype=object)} for s, r in
+            enumerate([["outlier", "", "duplicate"], ["outlier", "", ""], ["", "duplicate", "duplicate"]])}
+    reasons, removed = X.manifest_decisions(runs)
+    assert reasons.tolist() == ["outlier", "", "duplicate"] and removed.tolist() == [2, 1, 2]

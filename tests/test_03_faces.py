@@ -5,9 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from gan_helpers.data import BUILTIN, load_dataset, read_image
-from gan_helpers.faces import (BAD_KINDS, KINDS, load_face_folder, make_face_split, make_faces, prepare_face_folder,
-                               write_face_folder)
+from gan_helpers.datasets import BUILTIN, load_dataset
+from gan_helpers.datasets.faces import (BAD_KINDS, KINDS, load_face_folder, make_face_split, make_faces,
+                                        prepare_face_folder, write_face_folder)
+from gan_helpers.images import read_image
 
 
 @pytest.fixture(scope="module")

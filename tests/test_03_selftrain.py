@@ -6,14 +6,18 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_helpers.data import ImageSet, read_image
-from gan_helpers.models import Discriminator
+from gan_helpers.experiments.selftrain import consensus, mcnemar, selftrain_claims
+from gan_helpers.images import ImageSet, read_image
+from gan_helpers.images import from_uint8 as to_float
+from gan_helpers.images import to_uint8
+from gan_helpers.models import Discriminator, Generator
+from gan_helpers.plots import plot_methods, plot_rounds, show_pool_thresholds
 from gan_helpers.results import VERDICTS
 from gan_helpers.selftrain import (BAD, GOOD, UNREADABLE, UNSURE, GoodBadClassifier, ImagePool, SelfTrainConfig,
-                                   SelfTraining, compare_methods, load_discriminator, mcnemar, outcome_by_kind,
-                                   plot_methods, plot_rounds, replace_head, selftrain_claims, show_threshold_effect,
-                                   threshold_effect, threshold_explorer, to_float, to_uint8, write_lists)
+                                   SelfTraining, compare_methods, load_discriminator, outcome_by_kind, replace_head,
+                                   threshold_effect, write_lists)
 from gan_helpers.train import GANTrainer, TrainConfig
+from gan_helpers.widgets import threshold_explorer
 
 
 def toy(n, seed, bad_fraction=0.3):
@@ -172,7 +176,7 @@ def test_mcnemar_matches_the_exact_binomial_test():
 
 def test_claims_from_the_toy_runs(runs):
     gan, scr, _ = runs
-    claims = {c["claim"][:30]: c for c in selftrain_claims(gan, scr)}
+    claims = {c["claim"][:30]: c for c in selftrain_claims({0: {"gan_run": gan, "random_run": scr}})}
     assert all(c["verdict"] in VERDICTS for c in claims.values())
     by = lambda start: next(c for k, c in claims.items() if k.startswith(start))
     assert by("The images which are moved")["verdict"] == "holds"
@@ -181,7 +185,8 @@ def test_claims_from_the_toy_runs(runs):
     # the random start never learned (lr = 0): the GAN start wins in the loop and once
     assert by("Starting from a GAN")["verdict"] == "holds"
     # and reversed, the claim does not hold
-    rev = next(c for c in selftrain_claims(scr, gan) if c["claim"].startswith("Starting from a GAN"))
+    rev = next(c for c in selftrain_claims({0: {"gan_run": scr, "random_run": gan}})
+               if c["claim"].startswith("Starting from a GAN"))
     assert rev["verdict"] == "does not hold"
 
 
@@ -192,8 +197,8 @@ def test_claim_on_moved_precision_fails_when_moves_are_wrong(runs):
     flipped.pool_truth = 1 - gan.pool_truth
     flipped.rounds = [dict(r, precision_moved=None if r["precision_moved"] is None else 0.0,
                            wrong_moved=r["moved_to_good"] + r["moved_to_bad"]) for r in gan.rounds]
-    c = selftrain_claims(flipped, scr)[0]
-    assert c["verdict"] == "does not hold" and c["evidence"]["precision_moved"] == 0.0
+    c = selftrain_claims({0: {"gan_run": flipped, "random_run": scr}})[0]
+    assert c["verdict"] == "does not hold" and c["evidence"]["precision_per_round"]["0"][0] == 0.0
 
 
 def test_compare_methods_and_one_pass_baselines(runs):
@@ -215,10 +220,9 @@ def test_threshold_effect_counts_and_precision():
     assert (e["to_bad"], e["to_good"], e["left"]) == (2, 2, 2)
     assert e["precision_to_bad"] == 0.5 and e["precision_to_good"] == 0.5
     assert threshold_effect(p, None, 0.03, 0.99)["precision_to_good"] is None
-    assert show_threshold_effect(p, truth, 0.03, 0.99) == e
+    assert show_pool_thresholds(p, truth, 0.03, 0.99).get_title().startswith("t_bad=0.03")
     plt.close("all")
-    w = threshold_explorer(p, truth)
-    assert w is not None
+    assert threshold_explorer(p, truth) is None  # a slider view returns nothing (nothing printed under it)
     plt.close("all")
 
 
@@ -227,20 +231,35 @@ def test_config_and_checkpoint_errors(tmp_path):
         SelfTrainConfig(t_bad=0.5, t_good=0.4)
     with pytest.raises(ValueError, match="both present"):
         SelfTraining(replace_head(Discriminator(8, 3, 32)), toy(8, 0, 0.0), ImagePool.from_images(torch.zeros(2, 3, 32, 32)))
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ValueError, match="none.pt' does not exist"):
         load_discriminator(tmp_path / "none.pt", 8, 32)
 
 
 def test_load_discriminator_from_a_gan_checkpoint_and_a_state_dict(tmp_path):
-    tr = GANTrainer(torch.rand(8, 3, 32, 32) * 2 - 1, TrainConfig(image_size=32, ngf=8, ndf=8, batch_size=4))
-    tr.fit(1, progress=False)
+    tr = GANTrainer(torch.rand(8, 3, 32, 32) * 2 - 1, Generator(8, 8, 3, 32), Discriminator(8, 3, 32),
+                    config=TrainConfig(batch_size=4, amp=False))
+    tr.fit(1)
     tr.save(tmp_path / "ck.pt")
-    D = load_discriminator(tmp_path / "ck.pt", ndf=64, image_size=64)  # the checkpoint's config wins
-    assert all(torch.equal(v, tr.D.state_dict()[k]) for k, v in D.state_dict().items())
+    D = load_discriminator(tmp_path / "ck.pt", ndf=64, image_size=32)  # the checkpoint's model spec wins
+    assert D.ndf == 8 and all(torch.equal(v, tr.D.state_dict()[k]) for k, v in D.state_dict().items())
+    with pytest.raises(ValueError, match="32 px images; this run uses image_size = 64"):
+        load_discriminator(tmp_path / "ck.pt", ndf=8, image_size=64)
     torch.save(tr.D.state_dict(), tmp_path / "d.pt")
     assert load_discriminator(tmp_path / "d.pt", 8, 32).ndf == 8
     with pytest.raises(ValueError, match="does not hold a Discriminator"):
         load_discriminator(tmp_path / "d.pt", 16, 32)
+
+
+def test_consensus_takes_the_majority_of_the_seeds(runs):
+    gan, scr, pool = runs
+    import copy
+
+    others = [copy.copy(gan) for _ in range(2)]
+    others[0].status = np.full_like(gan.status, UNSURE)
+    out = consensus({0: {"gan_run": gan}, 1: {"gan_run": others[0]}, 2: {"gan_run": others[1]}})
+    np.testing.assert_array_equal(out.status, gan.status)  # two of three agree
+    out = consensus({0: {"gan_run": gan}, 1: {"gan_run": others[0]}})
+    assert (out.status[gan.status != UNSURE] == UNSURE).all()  # one of two: a tie is unsure
 
 
 def test_outcome_by_kind_shares(runs):

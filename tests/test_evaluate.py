@@ -4,7 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from gan_helpers.evaluate import Evaluator, all_seeds_verdict, better_verdict, compare_over_seeds, spread
+from gan_helpers.evaluate import (Evaluator, all_seeds_verdict, better_verdict, combine_verdicts, compare_over_seeds,
+                                  spread)
 
 
 @pytest.mark.parametrize("outcomes,verdict", [
@@ -70,3 +71,16 @@ def test_evaluator_on_a_known_case():
     assert same["inception_score"][0] > 2.5 and one["inception_score"][0] < 1.1
     assert same["kl_to_real"] < one["kl_to_real"]
     assert same["fid_noise"] >= 0 and 0 <= same["coverage"] <= 1
+
+
+@pytest.mark.parametrize("per_seed,verdict", [
+    (["holds"] * 3, "holds"),
+    (["holds", "partly", "holds"], "partly"),
+    (["holds", "inconclusive"], "partly"),
+    (["holds", "does not hold"], "inconclusive"),
+    (["does not hold", "inconclusive"], "does not hold"),
+    (["partly", "does not hold"], "partly"),
+    (["inconclusive"] * 2, "inconclusive"),
+])
+def test_combining_per_seed_verdicts(per_seed, verdict):
+    assert combine_verdicts(per_seed) == verdict
