@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .fit import Fitter
-from .images import ImageSet, from_uint8, iter_image_batches, to_uint8
+from .images import ImageSet, from_uint8, iter_image_batches, read_image, to_uint8
 from .models import Discriminator
 from .runtime import load_checkpoint, resolve_device
 
@@ -140,13 +140,28 @@ class ImagePool:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def batches(self, index: np.ndarray, batch_size: int = 512) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
-        """Yield ``(pool indices, images (b, 3, S, S) in [-1, 1])`` for ``index``, in order."""
+    def batches(self, index: np.ndarray, batch_size: int = 512, workers: int = 0
+                ) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
+        """Yield ``(pool indices, images (b, 3, S, S) in [-1, 1])`` for ``index``, in order.
+
+        ``workers`` > 0 decodes the files in that many ``DataLoader`` worker processes while the caller
+        scores the previous batch (``benchmarks/pool_scoring.py`` measures what that buys)."""
         index = np.asarray(index, dtype=int)
         if not self.on_disk:
             for s in range(0, len(index), batch_size):
                 idx = index[s:s + batch_size]
                 yield idx, self.images[torch.as_tensor(idx)]
+            return
+        if workers:
+            loader = torch.utils.data.DataLoader(_PoolFiles([self.ids[i] for i in index], self.image_size),
+                                                 batch_size=batch_size, num_workers=workers, collate_fn=_collate)
+            for local, images, errors in loader:
+                ok = [k for k, why in enumerate(errors) if not why]
+                for k, why in enumerate(errors):
+                    if why:
+                        self.skipped[int(index[local[k]])] = why
+                if ok:
+                    yield index[local[ok]], images[ok]
             return
         pos = {self.ids[i]: i for i in index}
         for images, read, bad in iter_image_batches([self.ids[i] for i in index], self.image_size, batch_size):
@@ -165,6 +180,26 @@ class ImagePool:
 # The rounds loop
 # ---------------------------------------------------------------------------------------------
 
+class _PoolFiles(torch.utils.data.Dataset):
+    """Pool files for a ``DataLoader``: item k is ``(k, image, "")``, or ``(k, zeros, reason)`` if unreadable."""
+
+    def __init__(self, paths: Sequence[str], image_size: int):
+        self.paths, self.image_size = list(paths), image_size
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, k: int):
+        try:
+            return k, read_image(self.paths[k], self.image_size), ""
+        except ValueError as e:
+            return k, torch.zeros(3, self.image_size, self.image_size), str(e)
+
+
+def _collate(items):
+    return np.array([k for k, _, _ in items]), torch.stack([x for _, x, _ in items]), [w for _, _, w in items]
+
+
 @dataclass
 class SelfTrainConfig:
     """The loop's settings; thresholds and epochs default to the document's."""
@@ -179,6 +214,7 @@ class SelfTrainConfig:
     beta1: float = 0.5
     augment: bool = True         # random horizontal flips (good/bad does not change in a mirror)
     score_batch_size: int = 512  # pool images per streamed batch
+    score_workers: int = 0       # DataLoader processes decoding the pool while it is scored (0: in this process)
     seed: int = 0
     device: str = "auto"
 
@@ -274,7 +310,7 @@ class SelfTraining:
         left = np.flatnonzero(self.status == UNSURE)
         new_x, new_y, to_good, to_bad = [], [], [], []
         self.model.eval()
-        for idx, images in self.pool.batches(left, cfg.score_batch_size):
+        for idx, images in self.pool.batches(left, cfg.score_batch_size, cfg.score_workers):
             # (1) predict on the pool: p(good) = sigma(f_theta(x))
             p = torch.sigmoid(self.model(images.to(self.device)).float()).cpu().numpy()
             self.last_p[idx] = p

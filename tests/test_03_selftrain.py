@@ -273,3 +273,15 @@ def test_outcome_by_kind_shares(runs):
     assert out["good"]["good"] == 1.0 and out["drawing"]["bad"] == 1.0
     assert out["good"]["n"] + out["drawing"]["n"] == len(pool)
     assert all(abs(v["good"] + v["bad"] + v["unsure"] - 1) < 1e-9 for v in out.values())
+
+
+def test_parallel_decoding_streams_the_same_images_and_reports_unreadable_files(tmp_path):
+    s = toy(12, 5)
+    paths = save_pngs(s, tmp_path / "pool")
+    (tmp_path / "pool" / "bad.png").write_bytes(b"not a png")
+    pool = ImagePool.from_paths(paths[:6] + [str(tmp_path / "pool" / "bad.png")] + paths[6:], 32)
+    serial = list(pool.batches(np.arange(len(pool)), batch_size=5))
+    parallel = list(pool.batches(np.arange(len(pool)), batch_size=5, workers=2))
+    assert np.concatenate([i for i, _ in serial]).tolist() == np.concatenate([i for i, _ in parallel]).tolist()
+    assert torch.equal(torch.cat([x for _, x in serial]), torch.cat([x for _, x in parallel]))
+    assert list(pool.skipped) == [6] and "not an image" in pool.skipped[6]

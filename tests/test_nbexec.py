@@ -76,3 +76,43 @@ def test_cli_names_a_missing_notebook(tmp_path, capsys):
     with pytest.raises(SystemExit):
         nbexec.main([str(tmp_path / "nope.ipynb"), str(tmp_path / "out.ipynb")])
     assert "no notebook at" in capsys.readouterr().err
+
+
+def _params_notebook(path):
+    params = new_code_cell('import os\n\nsmoke = "CI" in os.environ\niterations = 5  # n\nlr = 2e-4  # rate\n'
+                           'output_dir = "out"  # folder\nif smoke: iterations = 1')
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[params, new_code_cell("print(type(lr).__name__, lr, output_dir)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def test_a_misspelled_parameter_is_an_error_naming_it(tmp_path, capsys):
+    _params_notebook(tmp_path / "in.ipynb")
+    assert nbexec.parameter_names(tmp_path / "in.ipynb") == {"smoke", "iterations", "lr", "output_dir"}
+    with pytest.raises(SystemExit):
+        nbexec.main([str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), "-p", "iteration", "3"])
+    err = capsys.readouterr().err
+    assert "has no parameter 'iteration' (did you mean 'iterations'?)" in err
+    assert not (tmp_path / "out.ipynb").exists(), "nothing ran"
+    with pytest.raises(nbexec.UnknownParameterError, match="'seed'"):
+        nbexec.execute_notebook(tmp_path / "in.ipynb", tmp_path / "out.ipynb", parameters={"seed": 1})
+
+
+def test_values_are_read_as_papermill_reads_them(tmp_path):
+    p = nbexec.read_parameters(plain=[("lr", "1e-3"), ("iterations", "20"), ("flag", "True"), ("out", "a #b/c")],
+                               raw=[("name", "007")])
+    assert p == {"lr": 0.001, "iterations": 20, "flag": True, "out": "a #b/c", "name": "007"}
+    (tmp_path / "p.yaml").write_text("- a list\n")
+    with pytest.raises(ValueError, match="must hold a mapping"):
+        nbexec.read_parameters(files=[tmp_path / "p.yaml"])
+    with pytest.raises(ValueError, match="does not exist"):
+        nbexec.read_parameters(files=[tmp_path / "none.yaml"])
+
+
+def test_cli_passes_a_float_and_a_path_with_a_hash(tmp_path):
+    _params_notebook(tmp_path / "in.ipynb")
+    assert nbexec.main([str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), "-p", "lr", "1e-3",
+                        "-p", "output_dir", "runs/a #1"]) == 0
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert "float 0.001 runs/a #1" in out.cells[-1].outputs[0]["text"]

@@ -1,5 +1,6 @@
 """`make reproduce` end to end on a tiny notebook: papermill, HTML, results.json, REPORT.md."""
 import nbformat
+import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from gan_helpers.tools.reproduce import main
@@ -39,22 +40,60 @@ def test_reproduce_without_notebooks_is_a_clear_error(tmp_path, capsys):
     assert "no numbered notebooks" in capsys.readouterr().err
 
 
-def test_reproduce_with_seeds_tabulates_each_claims_verdict_per_seed(tmp_path, capsys):
+def _tiny(nbdir, name="99_tiny", body="x = 0.7"):
+    write_notebook(nbdir / f"{name}.ipynb", 'output_dir = "outputs/99"  # where results go\nthreshold = 0.5  # a parameter\n'
+                   'seeds = [0]  # seeds',
+                   "from gan_helpers.results import claim, verdict, write_results\n" + body + "\n"
+                   "write_results(output_dir, {'threshold': threshold, 'seeds': seeds}, 0.1,\n"
+                   "              [claim('x exceeds the threshold', 'tiny doc', verdict(x > threshold), {'x': x})])")
+
+
+def test_a_failing_notebook_gets_a_row_and_a_nonzero_exit(tmp_path):
     nbdir = tmp_path / "notebooks"
     nbdir.mkdir()
-    write_notebook(nbdir / "98_seeded.ipynb", 'output_dir = "outputs/98"  # where results go\nseed = 0  # random seed',
-                   "from gan_helpers.results import claim, verdict, write_results\n"
-                   "write_results(output_dir, {'seed': seed}, 0.1,\n"
-                   "              [claim('always true', 'tiny doc', verdict(True), {'seed': seed}),\n"
-                   "               claim('seed is even', 'tiny doc', verdict(seed % 2 == 0), {'seed': seed})])")
-
-    assert main(["--notebooks", str(nbdir), "--runs", str(tmp_path / "runs"), "--seeds", "0", "1"]) == 0
+    _tiny(nbdir)
+    _tiny(nbdir, "98_broken", body="raise ValueError('first line\\nthe last line says why')")
+    assert main(["--notebooks", str(nbdir), "--runs", str(tmp_path / "runs")]) == 1
     (run_dir,) = (tmp_path / "runs").iterdir()
-    for s in (0, 1):  # each seed is a complete run of its own
-        assert (run_dir / f"seed-{s}" / "98_seeded" / "results.json").exists()
-        assert f"seed {s}" in (run_dir / f"seed-{s}" / "REPORT.md").read_text()
-    seeds = (run_dir / "SEEDS.md").read_text()
-    assert "| 98_seeded | always true | holds | holds | yes |" in seeds
-    assert "| 98_seeded | seed is even | holds | does not hold | **no** |" in seeds
-    assert "same under every seed: 1 of 2" in seeds
-    assert str(run_dir / "SEEDS.md") in capsys.readouterr().out
+    report = (run_dir / "REPORT.md").read_text()
+    assert "| 98_broken | (the notebook failed; no claims) | | **failed** | cell [" in report
+    assert "ValueError: the last line says why" in report
+    assert "| 99_tiny | x exceeds the threshold |" in report
+
+
+def test_the_run_folder_wins_over_a_presets_output_dir_and_seeds_are_passed(tmp_path, capsys):
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    _tiny(nbdir)
+    (tmp_path / "preset.yaml").write_text("output_dir: somewhere/else\nthreshold: 0.9\n")
+    assert main(["--notebooks", str(nbdir), "--runs", str(tmp_path / "runs"), "-f", str(tmp_path / "preset.yaml"),
+                 "--only", "99", "--seeds", "3", "4"]) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    import json
+    doc = json.loads((run_dir / "99_tiny" / "results.json").read_text())
+    assert doc["parameters"] == {"threshold": 0.9, "seeds": [3, 4]} and doc["claims"][0]["verdict"] == "does not hold"
+    assert "is ignored" in capsys.readouterr().out
+    assert not (tmp_path / "somewhere").exists()
+
+
+def test_command_errors_come_before_any_run_folder(tmp_path, capsys):
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    _tiny(nbdir, "01_tiny")
+    runs = tmp_path / "runs"
+    for argv, message in ((["-f", str(tmp_path / "missing.yaml")], "does not exist"),
+                          (["--only", "7"], "no notebook numbered '07'"),
+                          (["--only"], "expected at least one argument"),
+                          (["-f", str(tmp_path / "bad.yaml")], "has no parameter 'iteration'")):
+        (tmp_path / "bad.yaml").write_text("iteration: 3\n")
+        with pytest.raises(SystemExit):
+            main(["--notebooks", str(nbdir), "--runs", str(runs), *argv])
+        assert message in capsys.readouterr().err
+        assert not runs.exists(), "no empty run folder is left behind"
+    assert select_numbers(nbdir, ["1"]) == ["01_tiny.ipynb"]
+
+
+def select_numbers(nbdir, only):
+    from gan_helpers.tools.reproduce import select
+
+    return [p.name for p in select(sorted(nbdir.glob("[0-9][0-9]_*.ipynb")), only)]

@@ -60,16 +60,41 @@ def test_normalize_strips_run_metadata_and_refuses_injected_cells():
         strip(nb)
 
 
-def test_seed_report_marks_missing_runs_and_refuses_claims_that_differ(tmp_path):
-    from gan_helpers.tools.report import build_seed_report
+def test_normalize_writes_the_metadata_jupyterlab_writes():
+    import nbformat
 
-    write_results(tmp_path / "seed-0" / "01_x", {"seed": 0}, 1.0, [claim("G wins", "doc", "holds", {"a": 1})])
-    write_results(tmp_path / "seed-10" / "01_x", {"seed": 10}, 2.0, [claim("G wins", "doc", "partly", {"a": 2})])
-    (tmp_path / "seed-2").mkdir()  # a seed whose notebook failed: no results.json
-    text = build_seed_report(tmp_path).read_text()
-    assert "| seed 0 | seed 2 | seed 10 |" in text  # numeric order, not text order
-    assert "| 01_x | G wins | holds | missing | partly | **no** |" in text
-    assert "| 01_x | 1 | ? | 2 |" in text
-    write_results(tmp_path / "seed-2" / "01_x", {"seed": 2}, 1.0, [claim("D wins", "doc", "holds", {"a": 1})])
-    with pytest.raises(ValueError, match="claim 0 reads differently under seed"):
-        build_seed_report(tmp_path)
+    from gan_helpers.tools.normalize import NOTEBOOK_METADATA
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    out = strip(nb)
+    assert out.metadata["kernelspec"]["display_name"] == "Python 3 (ipykernel)"
+    assert out.metadata["language_info"]["version"] == NOTEBOOK_METADATA["language_info"]["version"]
+
+
+def test_normalize_keeps_the_tracked_notebook_when_a_run_fails(tmp_path, monkeypatch):
+    import nbformat
+
+    from gan_helpers.tools import nbexec, normalize
+
+    path = tmp_path / "01_x.ipynb"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1", outputs=[nbformat.v4.new_output("stream", text="kept")])])
+    nbformat.write(nb, path)
+    before = path.read_bytes()
+
+    def interrupted(source, target, **kw):
+        nbformat.write(nbformat.v4.new_notebook(), target)  # a half-written run: no outputs
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(nbexec, "execute_notebook", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        normalize.main([str(path)])
+    assert path.read_bytes() == before, "the tracked notebook is untouched"
+    assert list(tmp_path.iterdir()) == [path], "no temporary file is left behind"
+
+
+def test_failed_notebooks_get_a_row(tmp_path):
+    write_results(tmp_path / "01_x", {}, 1.0, [claim("G wins", "doc", "holds", {"a": 1})])
+    text = build_report(tmp_path, failed={"02_y": "cell [4]: ValueError: bad | input"}).read_text()
+    assert "| 02_y | (the notebook failed; no claims) | | **failed** | cell [4]: ValueError: bad \\| input |" in text
+    assert "failed notebooks: 1" in text

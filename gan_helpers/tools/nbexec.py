@@ -1,8 +1,11 @@
 """Execute a notebook with papermill, without the stall that widget cells can cause.
 
-``python -m gan_helpers.tools.nbexec IN.ipynb OUT.ipynb [-f params.yaml] [-p name value ...]`` is a
-drop-in for the ``papermill`` command line (values given with ``-p`` are read as YAML, so
-``-p iterations 2000`` is an integer).
+``python -m gan_helpers.tools.nbexec IN.ipynb OUT.ipynb [-f params.yaml] [-y YAML] [-p name value] [-r name value]``
+is a drop-in for the ``papermill`` command line, with papermill's own reading of values (``-p lr 1e-3`` is
+the float 0.001, ``-p iterations 2000`` the integer, ``True``/``False``/``None`` themselves, anything else a
+string, kept whole; ``-r`` is always a string; ``-y`` and ``-f`` are YAML) and one difference: a parameter
+name that the notebook's ``parameters`` cell does not assign is an error naming it (papermill only warns,
+and then runs the whole default: ``-p iteration 3`` would train the full run).
 
 Papermill runs cells through nbclient, whose asyncio kernel client waits for each reply with
 ``await socket.poll(None)`` on a ZeroMQ socket (``jupyter_client.channels.AsyncZMQSocketChannel``).
@@ -57,33 +60,99 @@ def bounded_kernel_polls() -> Iterator[None]:
         AsyncZMQSocketChannel.get_msg = original
 
 
+class UnknownParameterError(ValueError):
+    """A parameter given for a notebook whose parameters cell does not assign it."""
+
+
+def parameter_names(notebook: str | Path) -> set[str]:
+    """The names the notebook's cell tagged ``parameters`` assigns (at any depth of its top-level statements)."""
+    import ast
+
+    import nbformat
+
+    nb = nbformat.read(str(notebook), as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code" and "parameters" in c.metadata.get("tags", [])]
+    if not cells:
+        raise UnknownParameterError(f"{notebook} has no cell tagged 'parameters'; it takes no parameters")
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(cells[0].source)):
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, (ast.AnnAssign, ast.AugAssign)) else []
+        for t in targets:
+            names |= {n.id for n in ast.walk(t) if isinstance(n, ast.Name)}
+    return names
+
+
+def check_parameter_names(notebook: str | Path, parameters: dict[str, Any]) -> None:
+    """One :class:`UnknownParameterError` naming every parameter the notebook does not have (with the
+    closest names it does have)."""
+    import difflib
+
+    known = parameter_names(notebook)
+    unknown = sorted(set(parameters) - known)
+    if unknown:
+        hints = [f"{u!r}" + (f" (did you mean {m[0]!r}?)" if (m := difflib.get_close_matches(u, known, 1)) else "")
+                 for u in unknown]
+        raise UnknownParameterError(f"{Path(notebook).name} has no parameter {', '.join(hints)}; "
+                                    f"its parameters are: {', '.join(sorted(known))}")
+
+
+def resolve_value(value: str) -> Any:
+    """A ``-p`` value as the papermill command line reads it (``papermill.cli._resolve_type``)."""
+    from papermill.cli import _resolve_type
+
+    return _resolve_type(value)
+
+
 def execute_notebook(source: str | Path, target: str | Path, **kwargs: Any) -> Any:
-    """``papermill.execute_notebook`` inside :func:`bounded_kernel_polls`; ``cwd`` defaults to the
-    notebook's folder and the progress bar is off."""
+    """``papermill.execute_notebook`` inside :func:`bounded_kernel_polls`, after refusing parameters the
+    notebook does not have; ``cwd`` defaults to the notebook's folder and the progress bar is off."""
     import papermill as pm
 
+    check_parameter_names(source, kwargs.get("parameters") or {})
     kwargs.setdefault("cwd", str(Path(source).parent))
     kwargs.setdefault("progress_bar", False)
     with bounded_kernel_polls():
         return pm.execute_notebook(str(source), str(target), **kwargs)
 
 
+def read_parameters(files=(), yamls=(), plain=(), raw=()) -> dict[str, Any]:
+    """Parameters from ``-f`` files, ``-y`` YAML strings, ``-p`` and ``-r`` pairs, in papermill's order
+    (later ones win). A missing or non-mapping file is a ``ValueError`` naming it."""
+    import yaml
+
+    params: dict[str, Any] = {}
+    for f in files:
+        if not Path(f).is_file():
+            raise ValueError(f"parameters file {str(f)!r} does not exist")
+        doc = yaml.safe_load(Path(f).read_text()) or {}
+        if not isinstance(doc, dict):
+            raise ValueError(f"parameters file {str(f)!r} must hold a mapping of name: value, not a {type(doc).__name__}")
+        params.update(doc)
+    for y in yamls:
+        params.update(yaml.safe_load(y) or {})
+    params.update({k: resolve_value(v) for k, v in plain})
+    params.update(dict(raw))
+    return params
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("input", type=Path)
     ap.add_argument("output", type=Path)
-    ap.add_argument("-f", "--parameters-file", type=Path, help="YAML file of parameters (papermill -f)")
-    ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"))
+    ap.add_argument("-f", "--parameters-file", action="append", default=[], help="YAML file of parameters (papermill -f)")
+    ap.add_argument("-y", "--parameters-yaml", action="append", default=[], help="YAML string of parameters")
+    ap.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                    help="a parameter, read as papermill reads it (int, float, True/False/None, else a string)")
+    ap.add_argument("-r", "--parameter-raw", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                    help="a parameter kept as a string")
     args = ap.parse_args(argv)
-    import yaml
-
     if not args.input.is_file():
         ap.error(f"no notebook at {args.input}")
-    params: dict[str, Any] = {}
-    if args.parameters_file:
-        params.update(yaml.safe_load(args.parameters_file.read_text()) or {})
-    for name, value in args.parameter:
-        params[name] = yaml.safe_load(value)
+    try:
+        params = read_parameters(args.parameters_file, args.parameters_yaml, args.parameter, args.parameter_raw)
+        check_parameter_names(args.input, params)
+    except ValueError as e:
+        ap.error(str(e))
     execute_notebook(args.input, args.output, parameters=params, cwd=str(args.input.parent))
     print(f"[nbexec] wrote {args.output}")
     return 0

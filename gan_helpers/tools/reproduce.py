@@ -1,10 +1,14 @@
-"""``python -m gan_helpers.tools.reproduce``: execute every numbered notebook on its defaults into
-``runs/<timestamp>/`` with papermill, render each to HTML, and write ``REPORT.md``.
+"""``python -m gan_helpers.tools.reproduce`` (``make reproduce``): execute every numbered notebook on its
+defaults into ``runs/<timestamp>/`` with papermill, render each to HTML, and write ``REPORT.md``.
 
-Each notebook runs with ``output_dir`` pointed into the run folder, so the committed notebooks
-and the user's data are never touched. With ``--seeds 0 1 2`` every notebook runs once per seed into
-``runs/<timestamp>/seed-<S>/`` (a REPORT.md each), and ``SEEDS.md`` tabulates each claim's verdict
-under every seed: the verdicts that change with the seed are the ones a single run cannot settle.
+Each notebook runs with ``output_dir`` pointed into the run folder, so the committed notebooks and the
+user's data are never touched; a preset's own ``output_dir`` (``-f configs/paper/01.yaml``) gives way to
+the run folder. ``--only 01 4`` runs some notebooks (``4`` means ``04``). ``--seeds 0 1 2 3 4`` sets
+every notebook's ``seeds`` parameter: each verdict then comes from those seeds. Every problem with the
+command (a missing ``-f`` file, a notebook number that does not exist, a parameter a notebook does not
+have) is one error before anything runs, and no empty run folder is left behind. A notebook that fails
+gets a row in ``REPORT.md`` with the failing cell and the exception's last line, and the command exits
+with status 1.
 """
 from __future__ import annotations
 
@@ -15,60 +19,77 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from .report import build_report, build_seed_report
+from .report import build_report
+
+
+def select(notebooks: list[Path], only: list[str] | None) -> list[Path]:
+    """The notebooks ``--only`` names (``1`` and ``01`` alike); an unknown number is a ``ValueError``."""
+    if only is None:
+        return notebooks
+    by_number = {nb.name[:2]: nb for nb in notebooks}
+    wanted = []
+    for o in only:
+        key = o.zfill(2) if o.isdigit() else o
+        if key not in by_number:
+            raise ValueError(f"--only {o}: no notebook numbered {key!r}; there are {', '.join(sorted(by_number))}")
+        wanted.append(by_number[key])
+    return sorted(set(wanted))
+
+
+def failure_row(error: BaseException) -> str:
+    """Where a notebook failed and the exception's last line, for ``REPORT.md``."""
+    ename, evalue = getattr(error, "ename", type(error).__name__), getattr(error, "evalue", str(error))
+    last = (str(evalue).strip().splitlines() or [""])[-1]
+    cell = getattr(error, "exec_count", None)
+    return (f"cell [{cell}]: " if cell is not None else "") + f"{ename}: {last}"
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--notebooks", default="notebooks", help="folder of NN_*.ipynb notebooks")
     ap.add_argument("--runs", default="runs", help="parent folder of the run folders")
-    ap.add_argument("--only", nargs="*", help="notebook numbers to run, e.g. 01 03 (default: all)")
+    ap.add_argument("--only", nargs="+", metavar="NN", help="notebook numbers to run, e.g. 01 4 (default: all)")
     ap.add_argument("-f", "--parameters-file", help="YAML of parameters for every notebook (papermill -f)")
-    ap.add_argument("--seeds", nargs="*", type=int,
-                    help="run every notebook once per seed (its `seed` parameter) and write SEEDS.md")
+    ap.add_argument("--seeds", nargs="+", type=int, help="every notebook's `seeds` parameter, e.g. 0 1 2 3 4")
     args = ap.parse_args(argv)
 
-    from .nbexec import execute_notebook
+    from .nbexec import UnknownParameterError, check_parameter_names, execute_notebook, read_parameters
 
     notebooks = sorted(Path(args.notebooks).glob("[0-9][0-9]_*.ipynb"))
-    if args.only:
-        notebooks = [nb for nb in notebooks if nb.name[:2] in args.only]
     if not notebooks:
         print(f"no numbered notebooks found in {args.notebooks!r}", file=sys.stderr)
         return 2
+    try:
+        notebooks = select(notebooks, args.only)
+        preset = read_parameters(files=[args.parameters_file] if args.parameters_file else [])
+        if args.seeds:
+            preset["seeds"] = list(args.seeds)
+        for nb in notebooks:
+            check_parameter_names(nb, {k: v for k, v in preset.items() if k != "output_dir"})
+    except (ValueError, UnknownParameterError) as e:
+        ap.error(str(e))
+    if "output_dir" in preset:
+        print(f"[reproduce] output_dir = {preset.pop('output_dir')!r} in the preset is ignored: "
+              f"every notebook writes into the run folder", flush=True)
     run_dir = Path(args.runs) / datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir.mkdir(parents=True)
-    failed = []
-    seeds = args.seeds or [None]
-    for nb in notebooks:
-        for seed in seeds:
-            seed_dir = run_dir if seed is None else run_dir / f"seed-{seed}"
-            seed_dir.mkdir(exist_ok=True)
-            params = {"output_dir": str((seed_dir / nb.stem).resolve())}
-            if args.parameters_file:
-                import yaml
-                params.update(yaml.safe_load(Path(args.parameters_file).read_text()) or {})
-            if seed is not None:
-                params["seed"] = seed
-            name = nb.name if seed is None else f"{nb.name} (seed {seed})"
-            t0 = time.perf_counter()
-            print(f"[reproduce] {name} ...", flush=True)
-            executed = seed_dir / nb.name
-            try:
-                execute_notebook(nb, executed, parameters=params)
-                status = "ok"
-            except Exception as e:  # keep going: the report lists what failed
-                failed.append(name)
-                status = f"FAILED ({type(e).__name__})"
-            print(f"[reproduce] {name}: {status} in {time.perf_counter() - t0:.0f} s", flush=True)
+    failed: dict[str, str] = {}
+    for i, nb in enumerate(notebooks, 1):
+        params = {**preset, "output_dir": str((run_dir / nb.stem).resolve())}
+        t0 = time.perf_counter()
+        print(f"[reproduce] ({i}/{len(notebooks)}) {nb.name} ...", flush=True)
+        executed = run_dir / nb.name
+        try:
+            execute_notebook(nb, executed, parameters=params, progress_bar=True)
+            status = "ok"
+        except Exception as e:  # keep going: the report lists what failed, where
+            failed[nb.stem] = failure_row(e)
+            status = f"FAILED: {failed[nb.stem]}"
+        print(f"[reproduce] ({i}/{len(notebooks)}) {nb.name}: {status} in {time.perf_counter() - t0:.0f} s", flush=True)
+        if executed.exists():
             subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", str(executed)], check=False,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if args.seeds:
-        for seed in seeds:
-            build_report(run_dir / f"seed-{seed}", title=f"Reproduction report, seed {seed}")
-        report = build_seed_report(run_dir)
-    else:
-        report = build_report(run_dir)
+    report = build_report(run_dir, failed=failed)
     print(f"[reproduce] report: {report}")
     if failed:
         print(f"[reproduce] failed: {', '.join(failed)}", file=sys.stderr)
