@@ -1,37 +1,55 @@
-"""Training throughput: images per second of DCGAN training iterations (one D step and one G step,
-batch 64) at 32 and 64 px on the current device, for ``gan_helpers.train.GANTrainer`` and for a plain
-loop of the pytorch/examples ``dcgan/main.py`` kind (a DataLoader over PIL images with torchvision
-transforms, the same models and losses), measured side by side in one run.
+"""Training throughput of DCGAN iterations (one D step and one G step, batch 64), every option side by side.
 
-    python benchmarks/train_throughput.py [--iterations 20] [--repeats 5] [--sizes 32 64] [--width 64]
+Contenders, each timed in the same run, in blocks that alternate their order (medians of ``--repeats``):
 
-Prints one JSON object: per size, the median images/s of each loop over ``--repeats`` timed blocks
-(the order of the two loops alternates between blocks), and their ratio.
+* ``plain_loop``: a loop of the pytorch/examples ``dcgan/main.py`` kind: a ``DataLoader`` over PIL
+  images with torchvision transforms, float32, the same models and losses, D's weight gradient
+  computed in G's step;
+* ``trainer_fp32``: :class:`gan_helpers.train.GANTrainer`, float32, contiguous tensors;
+* ``trainer_channels_last``: the same, channels-last;
+* ``trainer`` (**the notebooks' settings**): channels-last and bf16 autocast (on CPUs with
+  AVX512-BF16 or AMX, and CUDA); its ratio to ``plain_loop`` is ``sizes.<px>.ratio_gan_helpers_over_plain``;
+* ``trainer_compiled``: ``trainer`` with ``torch.compile`` on G and D (compilation not timed);
+* ``vmap_3_seeds``: three seeds' G and D stacked with ``torch.func.stack_module_state`` and run under
+  ``vmap`` (one program for an experiment's seeds), images/s summed over the seeds;
+* ``two_processes``: two single-threaded trainings side by side (``gan_helpers.runtime.run_tasks``, what
+  the notebooks do with their seeds and arms), images/s summed.
+
+It also counts the FLOPs of one ``trainer`` iteration (``torch.utils.flop_counter``), so each contender's
+achieved FLOP/s can be set beside this machine's measured matmul peak in float32 and bf16.
+
+    python benchmarks/train_throughput.py [--sizes 32 64] [--width 32] [--iterations 20] [--repeats 5]
+
+Prints one JSON object. Speed is measured here, never asserted in tests.
 """
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import os
 import platform
 import statistics
 import time
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from gan_helpers.data import draw_mouse_face
+from gan_helpers.datasets.mice import draw_mouse_face
 from gan_helpers.losses import discriminator_loss, generator_loss
 from gan_helpers.models import Discriminator, Generator
 from gan_helpers.runtime import resolve_device
 from gan_helpers.train import GANTrainer, TrainConfig
+
+B, NZ = 64, 100
 
 
 class PILMice(Dataset):
     """What a plain loop reads: PIL images through torchvision transforms, every time."""
 
     def __init__(self, n: int, size: int):
-        import numpy as np
         rng = np.random.default_rng(0)
         self.images = [draw_mouse_face(rng, size, ("white", "grey", "brown")[i % 3])[0] for i in range(n)]
         self.tf = transforms.Compose([transforms.Resize(size), transforms.CenterCrop(size), transforms.ToTensor(),
@@ -44,14 +62,13 @@ class PILMice(Dataset):
         return self.tf(self.images[i])
 
 
-def plain_loop(loader, G, D, opt_g, opt_d, nz, device, iterations):
+def plain_loop(loader, G, D, opt_g, opt_d, device, iterations):
     """pytorch/examples dcgan/main.py: (1) update D on real + fake, (2) update G; the same losses."""
     done = 0
     while True:
         for real in loader:
             real = real.to(device)
-            z = torch.randn(real.size(0), nz, device=device)
-            fake = G(z)
+            fake = G(torch.randn(real.size(0), NZ, device=device))
             loss = discriminator_loss(D(real), D(fake.detach()))
             opt_d.zero_grad()
             loss.total.backward()
@@ -62,55 +79,172 @@ def plain_loop(loader, G, D, opt_g, opt_d, nz, device, iterations):
             opt_g.step()
             done += 1
             if done == iterations:
-                if device.type == "cuda":
-                    torch.cuda.synchronize()
                 return
 
 
+def make_trainer(images, width, device, amp, channels_last, seed=0):
+    size = images.shape[-1]
+    torch.manual_seed(seed)
+    return GANTrainer(images, Generator(NZ, width, 3, size), Discriminator(width, 3, size), None,
+                      TrainConfig(batch_size=B, device=str(device), amp=amp, channels_last=channels_last, seed=seed))
+
+
+def vmap_step_fn(images, width, seeds=3):
+    """One program for several seeds: G and D of each seed stacked, vmapped; Adam on the stacked tensors."""
+    from torch.func import functional_call, stack_module_state, vmap
+
+    size = images.shape[-1]
+    Gs, Ds = [], []
+    for s in range(seeds):
+        torch.manual_seed(s)
+        Gs.append(Generator(NZ, width, 3, size))
+        Ds.append(Discriminator(width, 3, size))
+    gp, gb = stack_module_state(Gs)
+    dp, db = stack_module_state(Ds)
+    g0, d0 = copy.deepcopy(Gs[0]).to("meta"), copy.deepcopy(Ds[0]).to("meta")
+    opt_g = torch.optim.Adam(list(gp.values()), 2e-4, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(list(dp.values()), 2e-4, betas=(0.5, 0.999))
+    G = lambda z: vmap(lambda p, b, z: functional_call(g0, (p, b), (z,)), randomness="different")(gp, gb, z)
+    D = lambda x: vmap(lambda p, b, x: functional_call(d0, (p, b), (x,)), randomness="different")(dp, db, x)
+    gen = torch.Generator().manual_seed(0)
+
+    def run(iterations):
+        for _ in range(iterations):
+            real = images[torch.randint(0, len(images), (seeds, B), generator=gen)]
+            z = torch.randn(seeds, B, NZ, generator=gen)
+            with torch.autocast("cpu", torch.bfloat16):
+                with torch.no_grad():
+                    fake = G(z)
+                loss = discriminator_loss(D(real).flatten(), D(fake).flatten()).total * seeds
+            opt_d.zero_grad()
+            loss.backward()
+            opt_d.step()
+            for p in dp.values():
+                p.requires_grad_(False)
+            with torch.autocast("cpu", torch.bfloat16):
+                g = generator_loss(D(G(z)).flatten()) * seeds
+            opt_g.zero_grad()
+            g.backward()
+            opt_g.step()
+            for p in dp.values():
+                p.requires_grad_(True)
+    return run
+
+
+_WORKER: dict = {}
+
+
+def worker_block(images, width, iterations, seed):
+    """In a worker process: keep one trainer and run ``iterations`` more; return the seconds taken."""
+    if "t" not in _WORKER:
+        _WORKER["t"] = make_trainer(images, width, torch.device("cpu"), True, True, seed)
+        _WORKER["t"].fit(2)
+    t = _WORKER["t"]
+    t0 = time.perf_counter()
+    t.fit(t.iteration + iterations)
+    return time.perf_counter() - t0
+
+
+def matmul_peak(dtype, n=2048, reps=8) -> float:
+    """Measured FLOP/s of an n x n matmul in ``dtype`` on this machine (the practical peak)."""
+    a, b = torch.randn(n, n).to(dtype), torch.randn(n, n).to(dtype)
+    a @ b
+    best = 0.0
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        a @ b
+        best = max(best, 2 * n ** 3 / (time.perf_counter() - t0))
+    return best
+
+
+def flops_per_iteration(trainer) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        trainer.train_iteration()
+    return int(counter.get_total_flops())
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--iterations", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--sizes", type=int, nargs="+", default=[32, 64])
-    ap.add_argument("--width", type=int, default=64, help="ngf = ndf")
+    ap.add_argument("--width", type=int, default=32, help="ngf = ndf (the notebooks: 32)")
     ap.add_argument("--n-images", type=int, default=512)
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--skip", nargs="*", default=[], help="contenders to leave out")
     args = ap.parse_args()
     device = resolve_device(args.device)
-    B = 64
+    on_cpu = device.type == "cpu"
     out = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
-           "cpu": platform.processor() or platform.machine(), "batch_size": B, "width": args.width,
-           "iterations_per_block": args.iterations, "repeats": args.repeats, "sizes": {}}
+           "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "batch_size": B,
+           "width": args.width, "iterations_per_block": args.iterations, "repeats": args.repeats, "sizes": {}}
+    if on_cpu:
+        out["matmul_peak_flops"] = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
+    pool = None
+    if on_cpu and "two_processes" not in args.skip:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        from gan_helpers.runtime import _init_worker
+        pool = ProcessPoolExecutor(2, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(1,))
     for size in args.sizes:
         ds = PILMice(args.n_images, size)
         images = torch.stack([ds[i] for i in range(len(ds))])
-        trainer = GANTrainer(images, TrainConfig(image_size=size, ngf=args.width, ndf=args.width, batch_size=B,
-                                                 device=str(device), log_paper_losses=False,
-                                                 channels_last=True, amp=device.type == "cuda"))
         loader = DataLoader(ds, batch_size=B, shuffle=True, drop_last=True, num_workers=0)
-        G, D = Generator(100, args.width, 3, size).to(device), Discriminator(args.width, 3, size).to(device)
+        torch.manual_seed(0)
+        G, D = Generator(NZ, args.width, 3, size).to(device), Discriminator(args.width, 3, size).to(device)
         opt_g = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
-
-        def run_trainer():
-            trainer.fit(trainer.iteration + args.iterations, progress=False)
-            if device.type == "cuda":
-                torch.cuda.synchronize()
-
-        def run_plain():
-            plain_loop(loader, G, D, opt_g, opt_d, 100, device, args.iterations)
-
-        run_trainer(), run_plain()  # warm-up
-        times = {"gan_helpers": [], "plain_loop": []}
+        trainers = {"trainer_fp32": make_trainer(images, args.width, device, False, False),
+                    "trainer_channels_last": make_trainer(images, args.width, device, False, True),
+                    "trainer": make_trainer(images, args.width, device, True, True)}
+        flops = flops_per_iteration(make_trainer(images, args.width, device, True, True))
+        contenders = {"plain_loop": (lambda n: plain_loop(loader, G, D, opt_g, opt_d, device, n), 1)}
+        for name, t in trainers.items():
+            contenders[name] = ((lambda t: lambda n: t.fit(t.iteration + n))(t), 1)
+        if "trainer_compiled" not in args.skip:
+            tc = make_trainer(images, args.width, device, True, True)
+            tc.G, tc.D = torch.compile(tc.G), torch.compile(tc.D)
+            t0 = time.perf_counter()
+            tc.fit(3)
+            out.setdefault("compile_s", {})[str(size)] = time.perf_counter() - t0
+            contenders["trainer_compiled"] = (lambda n: tc.fit(tc.iteration + n), 1)
+        if on_cpu and "vmap_3_seeds" not in args.skip:
+            contenders["vmap_3_seeds"] = (vmap_step_fn(images, args.width), 3)
+        if pool is not None:
+            list(pool.map(worker_block, [images] * 2, [args.width] * 2, [1] * 2, [0, 1]))  # start and warm the workers
+            contenders["two_processes"] = (lambda n: list(pool.map(worker_block, [images] * 2, [args.width] * 2,
+                                                                   [n] * 2, [0, 1])), 2)
+        contenders = {k: v for k, v in contenders.items() if k not in args.skip}
+        for fn, _ in contenders.values():
+            fn(2)  # warm-up
+        times = {k: [] for k in contenders}
+        names = list(contenders)
         for rep in range(args.repeats):
-            order = [("gan_helpers", run_trainer), ("plain_loop", run_plain)]
-            for name, fn in (order if rep % 2 == 0 else order[::-1]):
+            for name in (names if rep % 2 == 0 else names[::-1]):
+                fn, _ = contenders[name]
                 t0 = time.perf_counter()
-                fn()
+                fn(args.iterations)
+                if device.type == "cuda":
+                    torch.cuda.synchronize()
                 times[name].append(time.perf_counter() - t0)
-        ips = {k: B * args.iterations / statistics.median(v) for k, v in times.items()}
-        out["sizes"][str(size)] = {"images_per_s": {k: round(v, 1) for k, v in ips.items()},
-                                   "ratio_gan_helpers_over_plain": round(ips["gan_helpers"] / ips["plain_loop"], 2)}
+        ips = {k: B * args.iterations * contenders[k][1] / statistics.median(v) for k, v in times.items()}
+        row = {"images_per_s": {k: round(v, 1) for k, v in ips.items()},
+               "ratio_gan_helpers_over_plain": round(ips["trainer"] / ips["plain_loop"], 2),
+               "ratio_over_plain": {k: round(v / ips["plain_loop"], 2) for k, v in ips.items()},
+               "flops_per_iteration": flops,
+               "achieved_gflops": {k: round(flops * v / B / 1e9, 1) for k, v in ips.items()}}
+        if on_cpu:
+            row["share_of_matmul_peak"] = {k: round(flops * v / B / out["matmul_peak_flops"]["bf16" if k in (
+                "trainer", "trainer_compiled", "vmap_3_seeds", "two_processes") else "fp32"], 3) for k, v in ips.items()}
+        out["sizes"][str(size)] = row
+    if pool is not None:
+        pool.shutdown()
+    if on_cpu:
+        out["matmul_peak_flops"] = {k: round(v / 1e9, 1) for k, v in out["matmul_peak_flops"].items()}
+        out["matmul_peak_unit"] = "GFLOP/s, 2048 x 2048 matmul, best of 8"
     print(json.dumps(out, indent=2))
 
 
