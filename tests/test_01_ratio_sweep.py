@@ -1,7 +1,6 @@
 """Notebook 01's experiment: arms, one real (tiny) training per arm, and the claims over seeds."""
 import numpy as np
 import pytest
-import torch
 
 from gan_helpers.experiments import ratio_sweep as rs
 

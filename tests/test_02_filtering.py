@@ -14,7 +14,6 @@ matplotlib.use("Agg")
 
 from gan_helpers import dedup as DD  # noqa: E402
 from gan_helpers import scores as S  # noqa: E402
-from gan_helpers.datasets import load_dataset  # noqa: E402
 from gan_helpers.datasets.emotes import DEFECTS, alter_copy, draw_emote, make_emotes, save_emote_folder  # noqa: E402
 from gan_helpers.experiments import filtering as X  # noqa: E402
 from gan_helpers.models import Discriminator  # noqa: E402

@@ -17,9 +17,8 @@ import numpy as np
 import torch
 
 from ..datasets import load_dataset
-from ..dedup import (auroc, decide, duplicate_precision_recall, nearest_group_share, outlier_precision_recall,
-                     redundant_copies)
-from ..evaluate import Evaluator, all_seeds_verdict, better_verdict, combine_verdicts, compare_over_seeds
+from ..dedup import (auroc, decide, duplicate_precision_recall, nearest_group_share, outlier_precision_recall)
+from ..evaluate import Evaluator, better_verdict, combine_verdicts, compare_over_seeds
 from ..images import ImageSet
 from ..models import Discriminator, Generator
 from ..results import claim, verdict
