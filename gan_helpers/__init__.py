@@ -1,12 +1,22 @@
 """gan_helpers: the small package behind the notebooks that reproduce five GAN write-ups.
 
-One concept a file: ``data`` (loaders and built-in sets), ``models`` (DCGAN G and D), ``losses``,
-``train`` (the loop, step ratios, checkpoints), ``features`` (domain classifier, Inception-v3),
-``metrics`` (FID, KID, precision/recall, coverage), ``plots``, ``widgets``, ``results`` (the
-results.json contract), ``report`` and ``reproduce`` (``make reproduce``); and one module per
-notebook experiment (``ratio_sweep`` for 01).
+One concept a file:
+
+* ``runtime`` (device, seeds, threads, checkpoints, worker processes), ``notebook`` (the setup call
+  every notebook makes: parameters, checks, output folder);
+* ``images`` (ImageSet, folders, PNG output) and ``datasets`` (the built-in sets: mice, emotes, faces,
+  shapes, digits);
+* ``models`` and ``layers`` (DCGAN and its variants), ``losses``, ``objectives`` (what each GAN
+  minimises), ``augment`` (DiffAugment), ``train`` (**the one GAN loop**), ``fit`` (**the one
+  supervised loop**);
+* ``features`` (feature networks), ``metrics`` (FID, KID, IS, precision/recall, coverage),
+  ``evaluate`` (**the one evaluator** and the rule for verdicts over seeds), ``results`` (results.json);
+* ``scores``, ``dedup``, ``selftrain``: the methods of notebooks 02 and 03;
+* ``plots`` (every figure) and ``widgets`` (every slider);
+* ``experiments``: one module per notebook, its runner and its claims;
+* ``tools``: ``nbexec``, ``normalize``, ``reproduce``, ``report`` (command-line tools).
 """
 from .runtime import resolve_device, seed_everything, set_threads
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 __all__ = ["resolve_device", "seed_everything", "set_threads", "__version__"]
