@@ -69,6 +69,7 @@ class Evaluator:
     split_size: int = 100
     min_share: float = 0.02       # a class counts as covered above this share of the samples
     confident: float = 0.9        # a reading counts as confident above this probability
+    train_kid: bool = True        # during training (``__call__``), KID beside FID; False: FID only (cheaper)
     ref_features: torch.Tensor = field(init=False, repr=False)
 
     def __post_init__(self):
@@ -87,7 +88,10 @@ class Evaluator:
         return {"fid": frechet_distance(self.ref_features, f), "kid": kid, "kid_std": kid_std}
 
     def __call__(self, trainer) -> dict[str, float]:
-        return self.quick(trainer.sample(self.n_samples))
+        images = trainer.sample(self.n_samples)
+        if self.train_kid:
+            return self.quick(images)
+        return {"fid": frechet_distance(self.ref_features, self.features(images))}
 
     def splits(self, n: int) -> int:
         """Number of Inception-Score splits for n images: about ``split_size`` each (the reference: 10 of 5,000)."""

@@ -37,9 +37,9 @@ def test_train_arm_measures_at_the_sample_points_and_the_end(tiny_record):
     assert len(r["log_loss_ratio"]) >= 1  # Figure 1, up to the document's window (4 iterations)
 
 
-def record(ratio, iterations, fid, noise=1.0, seed=0, between=0.0, diversity=0.9, augment=False):
+def record(ratio, iterations, fid, noise=1.0, seed=0, between=0.0, diversity=0.9, augment=False, precision=0.3):
     """A synthetic train_arm record: FID per measured iteration, and an evaluation curve over updates."""
-    measured = {it: {"fid": f, "fid_noise": noise, "kid": f / 100, "diversity_ratio": diversity,
+    measured = {it: {"fid": f, "fid_noise": noise, "kid": f / 100, "diversity_ratio": diversity, "precision": precision,
                      "near_duplicate_rate": 0.0, "coats_covered": 3, "share_between_grey_white": between}
                 for it, f in fid.items()}
     evals = [{"iteration": it, "d_steps": it, "g_steps": it * ratio, "fid": f} for it, f in sorted(fid.items())]
@@ -115,3 +115,13 @@ def test_curve_summary_table():
                     for s in range(3)]}
     t = rs.curve_summary(doc, at=(400, 800))
     assert t.loc["dcgan", "FID @400"] == "21.0 ± 1.0" and t.loc["dcgan", "s / 100 it."] == 5.0
+
+
+def test_arms_that_have_not_learned_are_not_compared_or_counted_as_collapsed():
+    runs = sweep()
+    for s in (0, 1, 2):  # 50:1 after 100 iterations: noise, far from the data (and "low diversity")
+        runs["50:1"][s]["measured"][100].update(precision=0.001, diversity_ratio=0.1)
+    v, claims = verdicts(runs)
+    assert v["The gain is non-linear: 50:1 is on"] == "inconclusive"
+    col = next(c for c in claims if c["claim"].startswith("Mode collapse"))
+    assert col["evidence"]["not_counted_not_learned"] == ["50:1"] and "50:1" not in col["evidence"]["collapsed"]
