@@ -33,7 +33,9 @@ def perceptual_hashes(images: torch.Tensor, hash_size: int = 8) -> np.ndarray:
     import imagehash
     from PIL import Image
 
-    arr = ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+    from .images import to_uint8
+
+    arr = to_uint8(images).permute(0, 2, 3, 1).cpu().numpy()
     return np.stack([imagehash.phash(Image.fromarray(a), hash_size=hash_size).hash.ravel() for a in arr])
 
 

@@ -103,6 +103,11 @@ def default_workers(n_tasks: int) -> int:
     return max(1, min(cores, n_tasks))
 
 
+def call(fn, args: tuple):
+    """``fn(*args)``: lets :func:`run_tasks` run tasks of different functions, ``[(fn, args), ...]``."""
+    return fn(*args)
+
+
 def run_tasks(fn, tasks: list[tuple], workers: int | None = None, cost: list[float] | None = None,
               progress: bool = False, desc: str = "runs") -> list:
     """``[fn(*t) for t in tasks]``, the independent trainings of an experiment (its seeds and arms) spread

@@ -31,7 +31,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from ..images import ImageSet, to_tensor_transform
+from ..images import ImageSet, to_tensor_transform, to_uint8
 
 FACE_COLOURS = {  # name -> RGB; each emote jitters around it
     "yellow": (250, 204, 72), "orange": (240, 150, 60), "peach": (242, 196, 160), "tan": (196, 140, 96),
@@ -266,7 +266,7 @@ def save_emote_folder(s: ImageSet, root: str | Path, jpeg_for_reencoded: bool = 
         raise FileExistsError(f"{str(root)!r} is not empty; choose a new folder (nothing is overwritten)")
     root.mkdir(parents=True, exist_ok=True)
     out = []
-    arr = ((s.images.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).numpy()
+    arr = to_uint8(s.images).permute(0, 2, 3, 1).numpy()
     for i, a in enumerate(arr):
         jpg = jpeg_for_reencoded and "jpeg" in str(s.attributes.get("copy", ["unique"] * len(arr))[i])
         p = root / f"{int(s.attributes['emote_id'][i]):07d}{'.jpg' if jpg else '.png'}"

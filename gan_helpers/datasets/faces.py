@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFilter
 
-from ..images import ImageSet, list_images, load_image_folder, to_tensor_transform
+from ..images import ImageSet, list_images, load_image_folder, to_tensor_transform, to_uint8
 
 KINDS = ("good", "multi", "occluded", "profile", "drawing")
 BAD_KINDS = KINDS[1:]
@@ -257,8 +257,7 @@ def make_face_split(n_seed_good: int = 900, n_seed_bad: int = 100, n_pool: int =
 
 
 def _save_png(image: torch.Tensor, path: Path) -> None:
-    arr = ((image.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
-    Image.fromarray(arr).save(path)
+    Image.fromarray(to_uint8(image).permute(1, 2, 0).numpy()).save(path)
 
 
 def write_face_folder(split: FaceSplit, root: str | os.PathLike) -> Path:

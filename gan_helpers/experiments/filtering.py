@@ -20,9 +20,8 @@ from ..datasets import load_dataset
 from ..dedup import (auroc, decide, duplicate_precision_recall, nearest_group_share, outlier_precision_recall)
 from ..evaluate import Evaluator, better_verdict, combine_verdicts, compare_over_seeds
 from ..images import ImageSet
-from ..models import Discriminator, Generator
 from ..results import claim, verdict
-from ..runtime import run_tasks
+from ..runtime import call, run_tasks
 from ..scores import discriminator_scores, score_summary, thresholds_from_z
 from ..train import GANTrainer, TrainConfig
 
@@ -80,10 +79,8 @@ def sampling_weights(logits: np.ndarray, groups: np.ndarray, low_z: float, sharp
 
 
 def _gan(images: torch.Tensor, seed: int, model: dict, train: dict) -> GANTrainer:
-    torch.manual_seed(seed)
-    S = images.shape[-1]
-    return GANTrainer(images, Generator(model["nz"], model["ngf"], 3, S), Discriminator(model["ndf"], 3, S),
-                      None, TrainConfig(seed=seed, sample_at=tuple(train.pop("sample_at", ())), **train))
+    """The DCGAN pair (``model``: nz, ngf, ndf), initialised from ``seed``, in the one loop."""
+    return GANTrainer(images, config=TrainConfig(seed=seed, sample_at=tuple(train.pop("sample_at", ())), **train), **model)
 
 
 def _record(t: GANTrainer, evaluator: Evaluator, train_features: np.ndarray, groups: np.ndarray, seed: int,
@@ -140,15 +137,11 @@ def run(images, ids, groups, evaluator, train_features, seeds, iterations, model
     common = (evaluator, train_features, iterations, model, train, eval_every)
     tasks = [(train_seed, (s, images, ids, groups, *common, low_z, high_z, dedup)) for s in seeds] + \
             [(train_weighted, (s, images, groups, *common, low_z, reweight_every, reweight_from)) for s in seeds]
-    out = run_tasks(_call, tasks, workers, cost=[2.0] * len(seeds) + [1.1] * len(seeds), progress=progress)
+    out = run_tasks(call, tasks, workers, cost=[2.0] * len(seeds) + [1.1] * len(seeds), progress=progress)
     runs = {r["seed"]: r for r in out[:len(seeds)]}
     for r in out[len(seeds):]:
         runs[r["seed"]]["weighted"] = r
     return runs
-
-
-def _call(fn, args):
-    return fn(*args)
 
 
 def tails(scores: np.ndarray, low: float, high: float, defect: np.ndarray, dup_group: np.ndarray) -> tuple[dict, dict]:

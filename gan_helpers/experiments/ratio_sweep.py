@@ -22,7 +22,6 @@ import torch
 
 from ..datasets.mice import coat_analysis
 from ..evaluate import Evaluator, all_seeds_verdict, better_verdict, combine_verdicts, compare_over_seeds
-from ..models import Discriminator, Generator
 from ..objectives import DCGANLoss
 from ..results import claim, verdict
 from ..runtime import run_tasks
@@ -96,10 +95,7 @@ def train_arm(arm: Arm, seed: int, images: torch.Tensor, evaluator: Evaluator, s
     cfg = TrainConfig(g_steps_per_d_step=arm.ratio, augment=arm.augment, seed=seed, log_paper_losses=True,
                       sample_at=tuple(sorted(set(sample_at) | set(range(eval_every, arm.iterations + 1, eval_every)))),
                       **train)
-    torch.manual_seed(seed)
-    G = Generator(model["nz"], model["ngf"], 3, images.shape[-1])
-    D = Discriminator(model["ndf"], 3, images.shape[-1])
-    t = GANTrainer(images, G, D, DCGANLoss(), cfg)
+    t = GANTrainer(images, objective=DCGANLoss(), config=cfg, **model)  # the DCGAN pair, initialised from the seed
     measured = {}
     for stop in sorted({m for m in sample_at if m <= arm.iterations} | {arm.iterations}):
         if stop > window:

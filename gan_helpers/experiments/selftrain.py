@@ -19,9 +19,9 @@ import torch
 
 from ..evaluate import Evaluator, combine_verdicts
 from ..images import ImageSet
-from ..models import Discriminator, Generator
+from ..models import Discriminator
 from ..results import claim, verdict
-from ..runtime import run_tasks
+from ..runtime import call, run_tasks
 from ..selftrain import GOOD, ImagePool, SelfTrainConfig, SelfTraining, gan_training_images, load_discriminator, replace_head
 from ..train import GANTrainer, TrainConfig
 
@@ -32,10 +32,7 @@ def train_face_gan(images: torch.Tensor, seed: int, iterations: int, model: dict
                    eval_every: int) -> tuple[Discriminator, dict]:
     """The DCGAN behind the classifier: trained on ``images`` (seed set plus unlabelled pool images, no
     labels) for ``iterations``; FID against real faces every ``eval_every``. Returns D and a record."""
-    torch.manual_seed(seed)
-    S = images.shape[-1]
-    t = GANTrainer(images, Generator(model["nz"], model["ngf"], 3, S), Discriminator(model["ndf"], 3, S), None,
-                   TrainConfig(seed=seed, sample_at=(iterations,), **train))
+    t = GANTrainer(images, config=TrainConfig(seed=seed, sample_at=(iterations,), **train), **model)
     t.fit(iterations, eval_every=eval_every, eval_fn=evaluator)
     late = max(1, iterations // 10)
     samples = t.sample(evaluator.n_samples, seed=seed)
@@ -80,17 +77,13 @@ def run(seeds: list[int], faces, pool: ImagePool, config: SelfTrainConfig, check
     tasks = [(gan_start, (s, faces, pool, config, checkpoint, gan)) for s in seeds] + \
             [(random_start, (s, faces, pool, config, gan["model"]["ndf"])) for s in seeds]
     cost = [1.0 if checkpoint else 2.5] * len(seeds) + [1.0] * len(seeds)
-    out = run_tasks(_call, tasks, workers, cost=cost, progress=progress, desc="seeds x starts")
+    out = run_tasks(call, tasks, workers, cost=cost, progress=progress, desc="seeds x starts")
     runs = {s: {} for s in seeds}
     for r in out:
         runs[r["seed"]][f"{r['kind']}_run"] = r["run"]
         if r["kind"] == "gan":
             runs[r["seed"]]["gan"] = r["gan"]
     return runs
-
-
-def _call(fn, args):
-    return fn(*args)
 
 
 # ---------------------------------------------------------------------------------------------
