@@ -67,7 +67,7 @@ def random_start(seed: int, faces, pool: ImagePool, config: SelfTrainConfig, ndf
     """The same loop from a randomly initialised discriminator of the same shape (DCGAN initialisation)."""
     torch.manual_seed(seed)
     D = Discriminator(ndf, 3, faces.seed.image_size)
-    return {"seed": seed, "kind": "random_init",
+    return {"seed": seed, "kind": "random",
             "run": _loop(D, seed, faces.seed, pool, config, faces.test, faces.pool_good, faces.pool_kind, "random_init")}
 
 
