@@ -285,3 +285,26 @@ def test_parallel_decoding_streams_the_same_images_and_reports_unreadable_files(
     assert np.concatenate([i for i, _ in serial]).tolist() == np.concatenate([i for i, _ in parallel]).tolist()
     assert torch.equal(torch.cat([x for _, x in serial]), torch.cat([x for _, x in parallel]))
     assert list(pool.skipped) == [6] and "not an image" in pool.skipped[6]
+
+
+def test_the_experiment_runs_both_starts_under_every_seed(tmp_path):
+    from gan_helpers.datasets.faces import load_face_folder, make_face_split, write_face_folder
+    from gan_helpers.experiments import selftrain as experiment
+
+    split = make_face_split(n_seed_good=40, n_seed_bad=8, n_pool=40, pool_bad_fraction=0.3, n_test=20, image_size=32)
+    faces = load_face_folder(write_face_folder(split, tmp_path / "faces"), 32)
+    pool = ImagePool.from_paths(faces.pool_paths, 32)
+    cfg = SelfTrainConfig(max_rounds=1, seed_epochs=1, round_epochs=1, batch_size=16, device="cpu")
+    from gan_helpers.evaluate import Evaluator
+    from gan_helpers.features import train_domain_classifier
+
+    ev = Evaluator(train_domain_classifier(faces.seed.images, faces.seed.labels, epochs=1), faces.seed.images, n_samples=16)
+    gan = dict(iterations=2, pool_images=10, model=dict(nz=8, ngf=4, ndf=4), train=dict(batch_size=8, amp=False),
+               evaluator=ev, eval_every=1)
+    runs = experiment.run([0, 1], faces, pool, cfg, "", gan, workers=1)
+    assert sorted(runs) == [0, 1]
+    for s in (0, 1):
+        assert {"gan", "gan_run", "random_run"} <= set(runs[s])
+        assert runs[s]["gan_run"].name == "gan" and runs[s]["random_run"].name == "random_init"
+        assert runs[s]["gan"]["d_x_late"] is not None and runs[s]["gan_run"].model is None  # detached
+    assert len(experiment.selftrain_claims(runs)) == 5
