@@ -300,3 +300,25 @@ def test_majority_decision_over_seeds():
             enumerate([["outlier", "", "duplicate"], ["outlier", "", ""], ["", "duplicate", "duplicate"]])}
     reasons, removed = X.manifest_decisions(runs)
     assert reasons.tolist() == ["outlier", "", "duplicate"] and removed.tolist() == [2, 1, 2]
+
+
+def test_the_experiment_trains_three_arms_under_every_seed(small):
+    from gan_helpers.evaluate import Evaluator
+    from gan_helpers.features import train_domain_classifier
+
+    data = small
+    ids = data.attributes["emote_id"]
+    codes = DD.perceptual_hashes(data.images, 8)
+    groups = {k: DD.duplicate_groups(len(data), DD.near_duplicate_pairs(codes, 6, ids, w)) for k, w in (("window", 1000), ("global", None))}
+    images, labels, augment = X.feature_labels(data)
+    ev = Evaluator(train_domain_classifier(images, labels, epochs=1), data.images, n_samples=32)
+    feats = ev.features(data.images).numpy()
+    runs = X.run(data.images, ids, groups, ev, feats, [0, 1], 4, dict(nz=8, ngf=4, ndf=4),
+                 dict(batch_size=16, amp=False, sample_at=[4]), 2, -1.5, 1.5, "global", 2, 2, workers=1)
+    assert sorted(runs) == [0, 1]
+    for s in (0, 1):
+        assert set(X.ARMS) <= set(runs[s]) and len(runs[s]["score"]) == len(data)
+        assert runs[s]["weighted"]["reweighted_at"] == [2, 4] and runs[s]["weighted"]["weights"].sum() == pytest.approx(1)
+        assert len(runs[s]["kept"]) < len(data) and 4 in runs[s]["after"]["grids"]
+    assert len(X.filtering_claims(runs, {"defect": data.attributes["defect"], "dup_group": data.attributes["dup_group"]},
+                                  {"window": 1000, "window_flagged": 1, "global_flagged": 2, "far_apart_matches": 1})) == 8
