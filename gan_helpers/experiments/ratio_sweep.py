@@ -54,7 +54,7 @@ class Arm:
 def make_arms(ratios: list[int], iterations: list[int], diffaugment: bool = True) -> list[Arm]:
     """One arm per ratio, trained for the matching entry of ``iterations``, and (``diffaugment``) a 1:1 arm
     with DiffAugment trained as long as the 1:1 arm (or the first arm, without a 1:1 one)."""
-    arms = [Arm(int(r), int(n)) for r, n in zip(ratios, iterations)]
+    arms = [Arm(int(r), int(n)) for r, n in zip(ratios, iterations, strict=True)]
     if diffaugment:
         base = next((a for a in arms if a.ratio == 1), arms[0])
         arms.append(Arm(1, base.iterations, DIFFAUGMENT))
