@@ -39,7 +39,7 @@ def test_write_results_and_report(tmp_path):
     with pytest.raises(ValueError, match="malformed claim"):
         write_results(tmp_path / "bad", {}, 0, [{"claim": "x"}])
     report = build_report(tmp_path).read_text()
-    assert "| 01_x | G wins | Doc, Fig. 1 | **holds** | fid = 12.35 |" in report
+    assert "| 01_x | G wins | Doc, Fig. 1 | **holds** |  | fid = 12.35 |" in report
     assert "holds: 1" in report
 
 
@@ -96,5 +96,13 @@ def test_normalize_keeps_the_tracked_notebook_when_a_run_fails(tmp_path, monkeyp
 def test_failed_notebooks_get_a_row(tmp_path):
     write_results(tmp_path / "01_x", {}, 1.0, [claim("G wins", "doc", "holds", {"a": 1})])
     text = build_report(tmp_path, failed={"02_y": "cell [4]: ValueError: bad | input"}).read_text()
-    assert "| 02_y | (the notebook failed; no claims) | | **failed** | cell [4]: ValueError: bad \\| input |" in text
+    assert "| 02_y | (the notebook failed; no claims) | | **failed** | | cell [4]: ValueError: bad \\| input |" in text
     assert "failed notebooks: 1" in text
+
+
+def test_report_shows_each_seeds_outcome(tmp_path):
+    write_results(tmp_path / "01_x", {}, 1.0, [claim("A beats B", "doc", "partly", {"per_seed": [1, 0, 1], "fid": [1, 2, 3]}),
+                                               claim("P in each seed", "doc", "holds", {"per_seed": {"0": "holds", "1": "holds"}})])
+    text = build_report(tmp_path).read_text()
+    assert "| **partly** | A better, within noise, A better |" in text
+    assert "| **holds** | 0: holds, 1: holds |" in text

@@ -22,6 +22,19 @@ def evidence_text(evidence: dict[str, Any], limit: int = 300) -> str:
     return s if len(s) <= limit else s[:limit - 3] + "..."
 
 
+OUTCOME = {1: "A better", 0: "within noise", -1: "B better"}
+
+
+def per_seed_text(evidence: dict[str, Any]) -> str:
+    """The claim's outcome in each seed, from its evidence's ``per_seed`` (verdicts, or +1/0/-1 of a comparison)."""
+    per = evidence.get("per_seed")
+    if isinstance(per, dict):
+        return ", ".join(f"{k}: {v}" for k, v in per.items())
+    if isinstance(per, list):
+        return ", ".join(OUTCOME.get(v, str(v)) if isinstance(v, int) else str(v) for v in per)
+    return ""
+
+
 def build_report(run_dir: str | Path, title: str = "Reproduction report", failed: dict[str, str] | None = None) -> Path:
     """Read ``run_dir/*/results.json`` (one folder per notebook) and write ``run_dir/REPORT.md``; a notebook
     in ``failed`` (name -> where it failed and why) gets a row saying so instead of claims."""
@@ -29,7 +42,7 @@ def build_report(run_dir: str | Path, title: str = "Reproduction report", failed
     failed = dict(failed or {})
     results = sorted(p for p in run_dir.glob("*/results.json") if p.parent.name not in failed)
     lines = [f"# {title}", "", f"Run folder: `{run_dir}`", "",
-             "| notebook | claim | source | verdict | evidence (this run) |", "|---|---|---|---|---|"]
+             "| notebook | claim | source | verdict | per seed | evidence (this run) |", "|---|---|---|---|---|---|"]
     counts: dict[str, int] = {}
     runtimes = []
     for path in results:
@@ -38,11 +51,12 @@ def build_report(run_dir: str | Path, title: str = "Reproduction report", failed
         runtimes.append((nb, doc.get("runtime_s")))
         for c in doc.get("claims", []):
             counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
-            lines.append(f"| {nb} | {c['claim']} | {c['source']} | **{c['verdict']}** | {evidence_text(c['evidence'])} |")
+            lines.append(f"| {nb} | {c['claim']} | {c['source']} | **{c['verdict']}** | {per_seed_text(c['evidence'])} "
+                         f"| {evidence_text(c['evidence'])} |")
     for nb, why in sorted(failed.items()):
-        lines.append(f"| {nb} | (the notebook failed; no claims) | | **failed** | {why.replace('|', chr(92) + '|')} |")
+        lines.append(f"| {nb} | (the notebook failed; no claims) | | **failed** | | {why.replace('|', chr(92) + '|')} |")
     if not results and not failed:
-        lines.append("| (none) | no results.json found | | | |")
+        lines.append("| (none) | no results.json found | | | | |")
     lines += ["", "Verdicts: " + (", ".join(f"{v}: {n}" for v, n in sorted(counts.items())) or "none")
               + (f"; failed notebooks: {len(failed)}" if failed else ""), "",
               "| notebook | runtime (s) |", "|---|---|"]
