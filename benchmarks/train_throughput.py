@@ -136,10 +136,11 @@ _WORKER: dict = {}
 
 def worker_block(images, width, iterations, seed):
     """In a worker process: keep one trainer and run ``iterations`` more; return the seconds taken."""
-    if "t" not in _WORKER:
-        _WORKER["t"] = make_trainer(images, width, torch.device("cpu"), True, True, seed)
-        _WORKER["t"].fit(2)
-    t = _WORKER["t"]
+    key = (tuple(images.shape), width, seed)  # one trainer per image size: never reuse another size's
+    if key not in _WORKER:
+        _WORKER[key] = make_trainer(images, width, torch.device("cpu"), True, True, seed)
+        _WORKER[key].fit(2)
+    t = _WORKER[key]
     t0 = time.perf_counter()
     t.fit(t.iteration + iterations)
     return time.perf_counter() - t0

@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import spectral_norm
 
-from .layers import ConditionalBatchNorm2d, MinibatchDiscrimination, VirtualBatchNorm2d
+from .layers import ConditionalBatchNorm2d, LinearConditionalBatchNorm2d, MinibatchDiscrimination, VirtualBatchNorm2d
 
 SUPPORTED_SIZES = (32, 64)
 NORMS = ("batch", "spectral", "none")
@@ -194,6 +194,23 @@ class Discriminator(nn.Module):
         return self.forward_all(x, y).logits  # (B,)
 
 
+@registered
+class MinibatchDiscriminator(Discriminator):
+    """:class:`Discriminator` ending in openai/improved-gan's ``MinibatchLayer`` as the reference sets it:
+    ``minibatch_kernels`` kernels of ``kernel_dim`` dimensions (reference: 100 and 5), the self-distance
+    left out, T weight-normalised with the data-dependent init on the first training batch
+    (:class:`~gan_helpers.layers.MinibatchDiscrimination` with ``weight_norm=True``). Notebook 05's
+    minibatch-discrimination variants use it; a separate class so that the specs of plain
+    discriminators (and their checkpoints) are unchanged."""
+
+    def __init__(self, ndf: int = 64, nc: int = 3, image_size: int = 64, norm: str = "batch",
+                 minibatch_kernels: int = 100, kernel_dim: int = 5):
+        if minibatch_kernels < 1:
+            raise ValueError(f"minibatch_kernels must be >= 1, got {minibatch_kernels}")
+        super().__init__(ndf, nc, image_size, norm, minibatch_kernels, kernel_dim)
+        self.mbd = MinibatchDiscrimination(self.feature_dim, minibatch_kernels, kernel_dim, weight_norm=True)
+
+
 # ---------------------------------------------------------------------------------------------
 # Class-conditional (notebook 04)
 # ---------------------------------------------------------------------------------------------
@@ -224,11 +241,68 @@ class CondGenerator(nn.Module):
             if isinstance(mod, (nn.ConvTranspose2d, nn.Linear)):
                 nn.init.normal_(mod.weight, 0.0, 0.02)
 
+    def first_layer(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """The linear layer from the latent to the 4x4 map: (B, c0 * 16)."""
+        return self.fc(z.flatten(1))
+
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.fc(z.flatten(1)).view(len(z), self.c0, 4, 4)
+        h = self.first_layer(z, y).view(len(z), self.c0, 4, 4)
         h = F.relu(self.bn0(h, y))
         for up, bn in zip(self.ups, self.bns):
             h = F.relu(bn(up(h), y))
+        return torch.tanh(self.out(h))
+
+
+@registered
+class SharedEmbedGenerator(nn.Module):
+    """(z (B, nz), y (B,)) -> image (B, 3, S, S) in [-1, 1]: the DCGAN layout of :class:`CondGenerator`
+    with BigGAN's conditioning (Brock et al. 2019; compare_gan ``resnet_biggan``, ``hierarchical_z`` and
+    ``embed_y``): a **shared class embedding** e_y (``embed_dim``) and, with ``hierarchical_z``, z split
+    into one chunk for the first linear layer and one for each batch norm; every batch norm is a
+    :class:`~gan_helpers.layers.LinearConditionalBatchNorm2d` on ``[z_i, e_y]``.
+
+    ``n_classes=0`` is the unconditional twin (the batch norms read their z chunk only). Why this and not
+    :class:`CondGenerator` (measured in notebook 04): per-class scales and shifts that start equal and move
+    by about Adam's learning rate per step left the classes of G alike for over a thousand iterations,
+    and a class embedding fed beside z into the first layer acts as a per-class, per-position constant
+    that swamps z (one image per class).
+    """
+
+    def __init__(self, nz: int = 64, ngf: int = 32, n_classes: int = 10, image_size: int = 32,
+                 embed_dim: int = 32, hierarchical_z: bool = True, embed_input: bool = False, cond_init_std: float = 0.02):
+        super().__init__()
+        self.nz, self.n_classes, self.image_size = nz, n_classes, check_size(image_size)
+        mults = [8, 4, 2, 1] if image_size == 64 else [4, 2, 1]
+        self.hierarchical_z = hierarchical_z
+        n_chunks = len(mults) + 1 if hierarchical_z else 1  # fc + one per batch norm
+        if nz < n_chunks:
+            raise ValueError(f"nz = {nz} is too small to split into {n_chunks} chunks")
+        self.chunks = [len(c) for c in torch.arange(nz).tensor_split(n_chunks)] if hierarchical_z else [nz]
+        self.embed = nn.Embedding(n_classes, embed_dim) if n_classes else None  # shared by every layer, e_y ~ N(0, 1)
+        cond = lambda i: (self.chunks[i] if hierarchical_z else 0) + (embed_dim if n_classes else 0)
+        if cond(1) == 0:
+            raise ValueError("an unconditional SharedEmbedGenerator needs hierarchical_z=True (nothing to condition on)")
+        self.c0 = ngf * mults[0]
+        self.embed_input = embed_input and bool(n_classes)
+        self.fc = nn.Linear(self.chunks[0] + (embed_dim if self.embed_input else 0), self.c0 * 16, bias=False)  # (B, chunk0) -> (B, ngf*m0*4*4), no bias (CondGenerator)
+        self.bns = nn.ModuleList([LinearConditionalBatchNorm2d(ngf * m, cond(i + 1), cond_init_std) for i, m in enumerate(mults)])
+        self.ups = nn.ModuleList([nn.ConvTranspose2d(ngf * a, ngf * b, 4, 2, 1, bias=False)  # 4 -> 8 -> 16 (-> 32)
+                                  for a, b in zip(mults[:-1], mults[1:])])
+        self.out = nn.ConvTranspose2d(ngf * mults[-1], 3, 4, 2, 1)  # (B, 3, S, S)
+        for mod in [self.fc, self.out, *self.ups]:
+            nn.init.normal_(mod.weight, 0.0, 0.02)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        if self.n_classes and y is None:
+            raise ValueError("this generator is class-conditional: pass the labels y")
+        z = z.flatten(1)
+        zs = z.split(self.chunks, 1) if self.hierarchical_z else (z,)
+        e = [self.embed(y).to(z.dtype)] if self.n_classes else []
+        conds = [torch.cat(([zs[i + 1]] if self.hierarchical_z else []) + e, 1) for i in range(len(self.bns))]
+        h = self.fc(torch.cat([zs[0]] + (e if self.embed_input else []), 1))
+        h = F.relu(self.bns[0](h.view(len(z), self.c0, 4, 4), conds[0]))
+        for up, bn, c in zip(self.ups, self.bns[1:], conds[1:]):
+            h = F.relu(bn(up(h), c))
         return torch.tanh(self.out(h))
 
 

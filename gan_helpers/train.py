@@ -35,6 +35,7 @@ up to cuDNN's nondeterminism). Checkpoints hold only tensors and plain values an
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import time
@@ -75,6 +76,7 @@ class TrainConfig:
     log_paper_losses: bool = False  # also evaluate both losses after each iteration, as DCGAN-tensorflow prints them
     sample_at: tuple[int, ...] = () # iterations at which to keep G(fixed z)
     n_fixed: int = 64               # fixed latent vectors for the sample grids
+    ema_decay: float = 0.0          # > 0: sample from an exponential moving average of G's weights (BigGAN: 0.9999)
 
     def __post_init__(self):
         for name in ("batch_size", "g_steps_per_d_step", "d_steps_per_g_step", "n_fixed"):
@@ -86,6 +88,8 @@ class TrainConfig:
         if self.lr_g <= 0 or self.lr_d <= 0:
             raise ValueError(f"learning rates must be > 0, got lr_g={self.lr_g}, lr_d={self.lr_d}")
         parse_policy(self.augment)
+        if not 0.0 <= self.ema_decay < 1.0:
+            raise ValueError(f"ema_decay must be in [0, 1), got {self.ema_decay!r}")
         self.betas = tuple(float(b) for b in self.betas)
         self.sample_at = tuple(int(i) for i in self.sample_at)
 
@@ -130,6 +134,8 @@ class GANTrainer:
         self.G = G.to(self.device, memory_format=self.memory_format)
         self.D = D.to(self.device, memory_format=self.memory_format)
         self.n_classes = int(getattr(self.G, "n_classes", 0))
+        # the averaged generator (Karras et al. 2018; BigGAN): a copy whose weights follow G's, sampled from
+        self.G_ema = copy.deepcopy(self.G).requires_grad_(False) if cfg.ema_decay else None
         self.labels = self._check_labels(labels, "labels", images)
         self.eval_labels = self._check_labels(eval_labels, "eval_labels", images)
         if self.n_classes and self.labels is None:
@@ -217,6 +223,15 @@ class GANTrainer:
         loss.backward()
         opt.step()
 
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        if self.G_ema is None:
+            return
+        for e, p in zip(self.G_ema.parameters(), self.G.parameters()):
+            e.lerp_(p, 1.0 - self.config.ema_decay)
+        for e, b in zip(self.G_ema.buffers(), self.G.buffers()):
+            e.copy_(b)
+
     def train_iteration(self) -> dict[str, float]:
         cfg, obj = self.config, self.objective
         it = self.iteration + 1
@@ -241,6 +256,7 @@ class GANTrainer:
                 with self._autocast():
                     out = obj.g_step(self, self.G(z, y_fake), y_fake, real, y_real)
                 self._step(self.opt_g, out["g_loss"])
+                self._update_ema()
                 obj.after_step(self, "G")
                 self.g_steps += 1
                 g_logs.append(out)
@@ -316,18 +332,19 @@ class GANTrainer:
     # ------------------------------------------------------------------ sampling
     @torch.no_grad()
     def generate(self, z: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 256) -> torch.Tensor:
-        """G(z, y) on the CPU in [-1, 1], in batches.
+        """G(z, y) on the CPU in [-1, 1], in batches (from the averaged G where ``ema_decay`` > 0).
 
         G stays in training mode (batch statistics), as in DCGAN-tensorflow and pytorch/examples,
         and its batch-norm running statistics are put back afterwards: sampling never changes the run.
         """
-        running = {k: v.clone() for k, v in self.G.state_dict().items() if "running" in k or "num_batches" in k}
+        G = self.G if self.G_ema is None else self.G_ema
+        running = {k: v.clone() for k, v in G.state_dict().items() if "running" in k or "num_batches" in k}
         out = []
         with self._autocast():
             for i in range(0, len(z), batch_size):
                 yy = None if y is None else y[i:i + batch_size].to(self.device)
-                out.append(self.G(z[i:i + batch_size].to(self.device), yy).float().cpu())
-        self.G.load_state_dict(running, strict=False)
+                out.append(G(z[i:i + batch_size].to(self.device), yy).float().cpu())
+        G.load_state_dict(running, strict=False)
         return torch.cat(out)
 
     def sample(self, n: int, seed: int | None = None, y: torch.Tensor | None = None,
@@ -372,6 +389,7 @@ class GANTrainer:
             "objective": {"name": self.objective.name, "hparams": self.objective.hparams(),
                           "state": self.objective.state_dict()},
             "G": self.G.state_dict(), "D": self.D.state_dict(),
+            "G_ema": None if self.G_ema is None else self.G_ema.state_dict(),
             "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
             "rng": self.rng.get_state(), "aug_rng": self.aug_rng.get_state(), "torch_rng": torch.get_rng_state(),
             "fixed_z": self.fixed_z, "perm": self._perm, "pos": self._pos, "weights": self.weights,
@@ -388,6 +406,8 @@ class GANTrainer:
             raise ValueError(f"checkpoint objective {state['objective']['name']!r}, trainer's {self.objective.name!r}")
         self.G.load_state_dict(state["G"])
         self.D.load_state_dict(state["D"])
+        if self.G_ema is not None:
+            self.G_ema.load_state_dict(state["G_ema"] if state.get("G_ema") is not None else state["G"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.objective.load_state_dict(state["objective"]["state"])

@@ -1,9 +1,10 @@
-"""Notebook 04, step 1-3: rotations, rotation loss, rotation network, linear probe, inferred labels."""
+"""Notebook 04, steps 1-3: rotations, the rotation network, labelled splits, linear probe, inferred labels."""
 import numpy as np
 import pytest
 import torch
 
-from gan_helpers import selfsup as S
+from gan_helpers.experiments import selfsup as S
+from gan_helpers.losses import rotation_loss
 
 
 def corner_image(size=8):
@@ -20,49 +21,31 @@ def test_rotation_labels_match_the_rotations_applied():
     # counter-clockwise quarter turns: the top-left corner goes to bottom-left, bottom-right, top-right
     expected_corner = {0: (0, 0), 1: (7, 0), 2: (7, 7), 3: (0, 7)}
     for img, k in zip(rotated, labels.tolist()):
-        bright = torch.nonzero(img[0] > 0).tolist()
-        assert bright == [list(expected_corner[k])], k
-        # and the same as NumPy's rot90, an independent implementation
-        np.testing.assert_array_equal(img.numpy(), np.rot90(x[0].numpy(), k, axes=(1, 2)))
+        assert torch.nonzero(img[0] > 0).tolist() == [list(expected_corner[k])], k
+        np.testing.assert_array_equal(img.numpy(), np.rot90(x[0].numpy(), k, axes=(1, 2)))  # an independent implementation
 
 
 def test_all_rotations_layout_follows_compare_gan():
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(5, 3, 6, 6, generator=g)
+    x = torch.rand(5, 3, 6, 6, generator=torch.Generator().manual_seed(0))
     rotated, labels = S.all_rotations(x)
     assert rotated.shape == (20, 3, 6, 6)
     assert labels.tolist() == [0] * 5 + [1] * 5 + [2] * 5 + [3] * 5
     for r in range(4):
         torch.testing.assert_close(rotated[5 * r:5 * r + 5], torch.rot90(x, r, dims=(2, 3)))
-
-
-def test_per_image_rotation_equals_one_at_a_time():
-    g = torch.Generator().manual_seed(1)
-    x = torch.rand(6, 3, 5, 5, generator=g)
-    k = torch.tensor([0, 1, 2, 3, 5, -1])  # taken modulo 4
-    out = S.rotate(x, k)
-    for i in range(6):
-        torch.testing.assert_close(out[i], torch.rot90(x[i], int(k[i]) % 4, dims=(1, 2)))
     with pytest.raises(ValueError, match="square"):
-        S.rotate(torch.zeros(2, 3, 4, 5), 1)
-    with pytest.raises(ValueError, match="rotations for"):
-        S.rotate(x, torch.tensor([1, 2]))
+        S.all_rotations(torch.zeros(2, 3, 4, 5))
 
 
 def test_rotation_loss_is_compare_gans_formula():
-    g = torch.Generator().manual_seed(2)
-    logits = torch.randn(12, 4, generator=g) * 3
+    logits = torch.randn(12, 4, generator=torch.Generator().manual_seed(2)) * 3
     labels = torch.arange(4).repeat_interleave(3)
     p = np.exp(logits.numpy()) / np.exp(logits.numpy()).sum(1, keepdims=True)
-    onehot = np.eye(4)[labels.numpy()]
-    reference = -np.mean(np.sum(onehot * np.log(p + 1e-10), 1))  # compare_gan s3gan.py
-    assert float(S.rotation_loss(logits, labels)) == pytest.approx(reference, rel=1e-5)
-    with pytest.raises(ValueError, match="4 columns"):
-        S.rotation_loss(torch.zeros(3, 10), torch.zeros(3, dtype=torch.long))
+    reference = -np.mean(np.sum(np.eye(4)[labels.numpy()] * np.log(p + 1e-10), 1))  # compare_gan s3gan.py
+    assert float(rotation_loss(logits, labels)) == pytest.approx(reference, rel=1e-5)
 
 
 def oriented_images(n, size=32, seed=0):
-    """A bright top half over a dark bottom half, with noise: the orientation is obvious."""
+    """A bright top third over a dark rest, with noise: the orientation is obvious."""
     g = torch.Generator().manual_seed(seed)
     x = torch.rand(n, 3, size, size, generator=g) * 0.4 - 0.8
     x[:, :, : size // 3] += 1.2
@@ -78,50 +61,47 @@ def symmetric_images(n, size=32, seed=0):
 
 
 def test_rotation_net_learns_orientation_and_not_symmetric_images():
-    torch.manual_seed(0)
-    model, hist = S.train_rotation_net(oriented_images(64), steps=40, batch_size=16, width=8, seed=0)
-    assert len(hist["loss"]) == 40
+    model, losses = S.train_rotation_net(oriented_images(64), steps=40, batch_size=16, width=8, seed=0)
+    assert len(losses) == 40 and not model.training
     assert S.rotation_accuracy(model, oriented_images(64, seed=1))["accuracy"] > 0.9
-    # ground truth: a rotation-symmetric image carries no rotation signal, so accuracy is at chance
+    # ground truth: a rotation-symmetric image carries no rotation signal, so accuracy stays at chance
     model_s, _ = S.train_rotation_net(symmetric_images(64), steps=40, batch_size=16, width=8, seed=0)
     assert S.rotation_accuracy(model_s, symmetric_images(64, seed=1))["accuracy"] < 0.4
 
 
-def test_rotation_accuracy_per_class():
+def test_rotation_accuracy_per_class_and_features():
     model = S.RotationNet(4, width=4).eval()
-    x = oriented_images(20)
-    y = torch.tensor([0, 1] * 10)
-    out = S.rotation_accuracy(model, x, y, n_classes=3)
+    out = S.rotation_accuracy(model, oriented_images(20), torch.tensor([0, 1] * 10), n_classes=3)
     assert len(out["per_class"]) == 3 and np.isnan(out["per_class"][2])
-
-
-def test_features_shapes_and_blocks():
-    model = S.RotationNet(4, width=8)
     x = torch.zeros(3, 3, 32, 32)
     for b in (1, 2, 3):
         assert model.features(x, b).shape == (3, model.feature_dim(b))
-    assert model(x).shape == (3, 4)
     with pytest.raises(ValueError, match="block"):
         model.features(x, 4)
 
 
 @pytest.mark.parametrize("fraction", [0.01, 0.05, 0.1, 0.5, 1.0])
-def test_labelled_split_is_stratified_and_disjoint(fraction):
+def test_labelled_split_is_stratified_disjoint_and_nested(fraction):
     labels = torch.arange(10).repeat(100)[torch.randperm(1000, generator=torch.Generator().manual_seed(0))]
     lab, hidden = S.labelled_split(labels, fraction, seed=3)
-    assert len(np.intersect1d(lab, hidden)) == 0
-    assert len(lab) + len(hidden) == 1000
-    assert set(labels[lab].tolist()) == set(range(10))  # every class has a labelled image
-    assert abs(len(lab) - fraction * 1000) <= max(10, 0.1 * fraction * 1000)
-    again, _ = S.labelled_split(labels, fraction, seed=3)
-    np.testing.assert_array_equal(lab, again)
+    assert len(np.intersect1d(lab, hidden)) == 0 and len(lab) + len(hidden) == 1000
+    assert np.bincount(labels[lab].numpy(), minlength=10).tolist() == [int(fraction * 100)] * 10  # exactly per class
+    np.testing.assert_array_equal(lab, S.labelled_split(labels, fraction, seed=3)[0])
+    smaller, _ = S.labelled_split(labels, 0.01, seed=3)
+    assert set(smaller) <= set(lab)  # the same seed gives nested splits
 
 
-def test_labelled_split_rejects_bad_fraction():
-    with pytest.raises(ValueError, match="fraction"):
-        S.labelled_split(torch.zeros(10), 0.0)
-    with pytest.raises(ValueError, match="fraction"):
-        S.labelled_split(torch.zeros(10), 1.5)
+def test_labelled_split_and_fraction_check_reject_bad_values():
+    y = torch.arange(10).repeat(10)
+    for bad in (0.0, 1.5, -0.1):
+        with pytest.raises(ValueError, match="fraction"):
+            S.labelled_split(y, bad)
+    with pytest.raises(ValueError, match="leaves 0 labelled images of class"):
+        S.labelled_split(y, 0.05)
+    assert S.check_label_fractions([0.05, 0.1], 2000, 10, 5) is None
+    assert "in (0, 1]" in S.check_label_fractions([0.1, 1.2], 2000, 10, 5)
+    assert "in (0, 1]" in S.check_label_fractions([True], 2000, 10, 5)
+    assert "leaves 2" in S.check_label_fractions([0.01], 2000, 10, 5)
 
 
 def test_linear_probe_separates_separable_features():
@@ -129,9 +109,7 @@ def test_linear_probe_separates_separable_features():
     centres = rng.normal(0, 5, (4, 16))
     y = np.repeat(np.arange(4), 50)
     x = centres[y] + rng.normal(0, 1, (200, 16))
-    probe = S.LinearProbe.fit(x[::2], y[::2])
-    assert (probe.predict(x[1::2]) == y[1::2]).mean() > 0.95
-    assert probe.predict_proba(x[:3]).shape == (3, 4)
+    assert (S.LinearProbe.fit(x[::2], y[::2]).predict(x[1::2]) == y[1::2]).mean() > 0.95
     with pytest.raises(ValueError, match="at least 2 classes"):
         S.LinearProbe.fit(x[:5], np.zeros(5))
     with pytest.raises(ValueError, match="labels for"):
@@ -139,15 +117,27 @@ def test_linear_probe_separates_separable_features():
 
 
 def test_infer_labels_keeps_known_labels_and_probe_curve_keys():
-    torch.manual_seed(0)
     x = torch.cat([oriented_images(30), -oriented_images(30, seed=2)])
     y = torch.tensor([0] * 30 + [1] * 30)
+    torch.manual_seed(0)
     model = S.RotationNet(4, width=4).eval()
     lab = np.array([0, 1, 2, 30, 31, 32])
-    inferred, probe = S.infer_labels(model, x, y, lab)
+    inferred = S.infer_labels(model, x, y, lab)
     assert inferred.shape == (60,) and inferred.dtype == torch.long
     np.testing.assert_array_equal(inferred[lab].numpy(), y[lab].numpy())
     assert (inferred == y).float().mean() > 0.9  # the two groups differ in mean brightness: easy
     curve = S.probe_curve(x, y, [0.1, 1.0], model, 2, scratch_steps=3, width=4)
     assert set(curve) == {"rotation", "random", "scratch"}
     assert all(set(v) == {0.1, 1.0} and all(0 <= a <= 1 for a in v.values()) for v in curve.values())
+
+
+def test_selfsup_seed_returns_plain_data_for_every_fraction():
+    x = torch.cat([oriented_images(40), -oriented_images(40, seed=2)])
+    y = torch.tensor([0, 1] * 40)
+    cfg = {"rotation_steps": 3, "rotation_width": 4, "probe_block": 3, "scratch_steps": 2}
+    out = S.selfsup_seed(1, x, y, x[:10], y[:10], 2, [0.1, 1.0], [0.1, 0.2], cfg)
+    assert out["seed"] == 1 and len(out["rotation_losses"]) == 3
+    assert set(out["splits"]) == {0.1, 0.2} and set(out["probe"]["rotation"]) == {0.1, 1.0}
+    s = out["splits"][0.1]
+    assert len(s["labelled"]) == 8 and s["inferred"].shape == (80,) and 0 <= s["accuracy"] <= 1
+    assert set(s["labelled"]) <= set(out["splits"][0.2]["labelled"])

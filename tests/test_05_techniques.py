@@ -1,14 +1,21 @@
-"""Notebook 05: the Inception Score and the techniques of Salimans et al. 2016."""
+"""Notebook 05: the Inception Score and the techniques of Salimans et al. 2016, over seeds."""
+import matplotlib
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from gan_helpers.losses import discriminator_loss
+matplotlib.use("Agg")
+
+from gan_helpers import plots
+from gan_helpers.evaluate import Evaluator
+from gan_helpers.experiments import techniques as tq
+from gan_helpers.layers import MinibatchDiscrimination, VirtualBatchNorm2d
+from gan_helpers.losses import HistoricalAverage, discriminator_loss, feature_matching_loss
 from gan_helpers.metrics import classifier_probs, inception_score, inception_score_images
-from gan_helpers.models import Generator
-from gan_helpers.train import TrainConfig
-from gan_helpers import techniques as T
+from gan_helpers.models import Generator, MinibatchDiscriminator, VBNGenerator
+from gan_helpers.notebook import ParameterError, check_parameters
+from gan_helpers.train import GANTrainer, TrainConfig
 
 
 # ------------------------------------------------------------------ Inception Score
@@ -33,16 +40,14 @@ def test_is_worked_cases():
     assert inception_score(np.full((500, K), 1 / K), splits=5) == pytest.approx((1.0, 0.0))
     one_hot = np.eye(K)[np.arange(1000) % K]  # each split holds every class equally
     assert inception_score(one_hot, splits=10) == pytest.approx((K, 0.0))
-    single = np.eye(K)[np.zeros(300, int)]
-    assert inception_score(single, splits=3)[0] == pytest.approx(1.0)
+    assert inception_score(np.eye(K)[np.zeros(300, int)], splits=3)[0] == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("splits", [1, 3, 10])
 def test_is_matches_the_reference_loop(splits):
     p = dirichlet(1003, 10)  # 1003: uneven contiguous splits, as the reference slices them
-    ours = inception_score(p, splits)
     ref = reference_is(p, splits)
-    assert ours == pytest.approx(ref, rel=1e-10)
+    assert inception_score(p, splits) == pytest.approx(ref, rel=1e-10)
     assert inception_score(torch.as_tensor(p, dtype=torch.float32), splits) == pytest.approx(ref, rel=1e-4)
 
 
@@ -50,9 +55,8 @@ def test_is_matches_torchmetrics_up_to_its_shuffle_and_ddof():
     from torchmetrics.image.inception import InceptionScore
 
     p = dirichlet(1000, 10, seed=1)
-    logits = torch.log(torch.as_tensor(p))
     metric = InceptionScore(feature=torch.nn.Identity(), splits=10)
-    metric.update(logits)
+    metric.update(torch.log(torch.as_tensor(p)))
     torch.manual_seed(123)
     tm_mean, tm_std = metric.compute()
     torch.manual_seed(123)
@@ -84,67 +88,74 @@ def test_classifier_probs_in_batches_equal_one_pass_and_restore_mode():
     clf = TinyClassifier().train()
     x = torch.randn(23, 3, 8, 8)
     one = classifier_probs(clf, x, batch_size=100)
-    many = classifier_probs(clf, x, batch_size=4)
-    assert torch.allclose(one, many) and one.dtype == torch.float64 and clf.training
+    assert torch.allclose(one, classifier_probs(clf, x, batch_size=4)) and one.dtype == torch.float64 and clf.training
     assert inception_score_images(x, clf, splits=1, batch_size=5) == pytest.approx(inception_score(one, 1))
-
-
-def test_inception_v3_path_with_random_weights():
-    from gan_helpers.features import load_inception
-
-    net = load_inception(None)
-    x = torch.rand(3, 3, 32, 32) * 2 - 1
-    p = classifier_probs(net, x, batch_size=2)
-    assert p.shape == (3, 1000) and torch.allclose(p.sum(1), torch.ones(3, dtype=torch.float64))
-    m, s = inception_score_images(x, net, splits=1, batch_size=2)
-    assert 1.0 - 1e-9 <= m <= 3.0 and s == 0.0
 
 
 # ------------------------------------------------------------------ the techniques
 
 def test_feature_matching_loss_and_its_gradient():
     real, fake = torch.randn(16, 7), torch.randn(16, 7, requires_grad=True)
-    loss = T.feature_matching_loss(real, fake)
+    loss = feature_matching_loss(real, fake)
     assert loss.item() == pytest.approx(((real.mean(0) - fake.mean(0)) ** 2).mean().item(), rel=1e-6)
-    loss.backward()
-    assert fake.grad is not None and fake.grad.abs().sum() > 0
-    shifted = real + (torch.randn(1, 7) * 0)  # same mean -> zero loss even for other samples
-    assert T.feature_matching_loss(real, shifted[torch.randperm(16)]).item() == pytest.approx(0.0, abs=1e-10)
-    with pytest.raises(ValueError):
-        T.feature_matching_loss(real, torch.randn(16, 6))
+    g, = torch.autograd.grad(loss, fake)
+    assert g.abs().sum() > 0
+    assert feature_matching_loss(real, real[torch.randperm(16)]).item() == pytest.approx(0.0, abs=1e-10)
 
 
-def test_minibatch_layer_matches_the_formula_and_sees_the_batch():
+def test_minibatch_layer_matches_the_formula_without_the_self_term():
     torch.manual_seed(0)
-    layer = T.MinibatchDiscrimination(6, num_kernels=3, kernel_dim=2, init_std=0.5)
+    layer = MinibatchDiscrimination(6, num_kernels=3, kernel_dim=2, init_std=0.5)
     f = torch.randn(5, 6)
     out = layer(f)
-    assert out.shape == (5, 6 + 3) and torch.equal(out[:, :6], f)
+    assert out.shape == (5, 9) and torch.equal(out[:, :6], f)
     M = (f @ layer.T).view(5, 3, 2)
-    o = torch.zeros(5, 3)
-    for i in range(5):
-        for j in range(5):
-            o[i] += torch.exp(-(M[i] - M[j]).abs().sum(-1))
-    assert torch.allclose(out[:, 6:], o, atol=1e-5)
-    # a sample's output depends on the rest of its batch
-    other = torch.cat([f[:1], torch.randn(4, 6)])
-    assert not torch.allclose(layer(other)[0, 6:], out[0, 6:])
-    # the reference code leaves out j = i: the same up to the constant exp(0) = 1
-    layer.include_self = False
-    assert torch.allclose(layer(f)[:, 6:], o - 1, atol=1e-5)
+    o = torch.stack([sum(torch.exp(-(M[i] - M[j]).abs().sum(-1)) for j in range(5) if j != i) for i in range(5)])
+    assert torch.allclose(out[:, 6:], o - 1.0, atol=1e-5)  # reference: j != i, bias initialised to -1
+    assert not torch.allclose(layer(torch.cat([f[:1], torch.randn(4, 6)]))[0, 6:], out[0, 6:])  # sees its batch
 
 
-def test_improved_discriminator_shapes_and_features():
-    D = T.ImprovedDiscriminator(ndf=4, image_size=32, minibatch_kernels=5, kernel_dim=3)
-    x = torch.randn(6, 3, 32, 32)
-    logits, f = D.logits_and_features(x)
-    assert logits.shape == (6,) and f.shape == (6, D.feature_dim) and torch.allclose(D(x), logits)
-    assert torch.allclose(D.features(x), f)
+def reference_minibatch_layer(theta, f):
+    """openai/improved-gan nn.py MinibatchLayer in NumPy: an init pass on f, then a normal pass on f."""
+    A, B, C = theta.shape
+    n = len(f)
+
+    def abs_dif(lws):
+        W = theta * (np.exp(lws) / np.sqrt((theta ** 2).sum(0)))[None]
+        act = np.tensordot(f, W, [[1], [0]])  # (N, B, C)
+        return np.abs(act[:, :, :, None] - act.transpose(1, 2, 0)[None]).sum(2) + 1e6 * np.eye(n)[:, None, :]
+
+    d = abs_dif(np.zeros((B, C)))
+    mean_min = 0.5 * d.min(2).mean(0)
+    lws = -np.log(mean_min)[:, None] * np.ones((1, C))
+    b = -np.exp(-d / mean_min[None, :, None]).sum(2).mean(0)
+    return np.exp(-abs_dif(lws)).sum(2) + b
+
+
+def test_weight_normed_minibatch_layer_equals_the_reference_with_its_data_dependent_init():
+    torch.manual_seed(0)
+    layer = MinibatchDiscrimination(12, num_kernels=4, kernel_dim=3, weight_norm=True)
+    f = torch.randn(7, 12) * 3
+    theta = layer.T.detach().numpy().reshape(12, 4, 3).copy()
+    out = layer(f)[:, 12:].detach().numpy()
+    assert bool(layer.initialized)
+    assert np.allclose(out, reference_minibatch_layer(theta, f.numpy().astype(np.float64)), atol=1e-5)
+    assert np.allclose(out.mean(0), 0, atol=1e-5)  # the init centres the features on its batch
+    before = {k: v.clone() for k, v in layer.state_dict().items()}
+    layer(torch.randn(7, 12))  # later batches do not re-initialise
+    assert all(torch.equal(before[k], v) for k, v in layer.state_dict().items())
+    # whatever the scale of f, after the init the mean nearest-neighbour L1 distance of every kernel is 2
+    for scale in (0.01, 1.0, 100.0):
+        layer = MinibatchDiscrimination(12, num_kernels=4, kernel_dim=3, weight_norm=True)
+        g = torch.randn(16, 12) * scale
+        layer(g)
+        l1 = layer._l1(g) + torch.diag(torch.full((16,), float("inf")))
+        assert torch.allclose(l1.min(2).values.mean(1), torch.full((4,), 2.0), rtol=1e-4)
 
 
 def test_historical_average_penalty():
     lin = torch.nn.Linear(3, 2)
-    ha = T.HistoricalAverage(lin)
+    ha = HistoricalAverage(lin)
     assert ha.penalty().item() == 0.0
     history = [torch.cat([p.detach().flatten() for p in lin.parameters()])]
     for _ in range(3):
@@ -157,132 +168,185 @@ def test_historical_average_penalty():
         for p in lin.parameters():
             p.add_(1.0)
     now = torch.cat([p.detach().flatten() for p in lin.parameters()])
-    expected = ((now - torch.stack(history).mean(0)) ** 2).sum()
-    pen = ha.penalty()
-    assert pen.item() == pytest.approx(expected.item(), rel=1e-5)
-    pen.backward()
-    assert lin.weight.grad is not None
+    assert ha.penalty().item() == pytest.approx(((now - torch.stack(history).mean(0)) ** 2).sum().item(), rel=1e-5)
 
 
 def test_label_smoothing_is_one_sided():
-    real, fake = torch.zeros(4), torch.zeros(4)  # D(x) = 0.5 everywhere
-    smooth = discriminator_loss(real, fake, real_target=0.9)
+    smooth = discriminator_loss(torch.zeros(4), torch.zeros(4), real_target=0.9)  # D(x) = 0.5 everywhere
     assert smooth.real.item() == pytest.approx(F.binary_cross_entropy(torch.full((4,), 0.5), torch.full((4,), 0.9)).item())
     assert smooth.fake.item() == pytest.approx(np.log(2))  # fake target stays 0
 
 
 def test_vbn_output_does_not_depend_on_the_batch_but_bn_does():
     torch.manual_seed(0)
-    G = T.VBNGenerator(nz=8, ngf=4, image_size=32, ref_batch_size=16).train()
+    G = VBNGenerator(nz=8, ngf=4, image_size=32, ref_batch_size=16).train()
     z = torch.randn(6, 8)
     assert torch.allclose(G(z)[:1], G(z[:1]), atol=1e-5)
-    assert torch.allclose(G(z)[2], G(torch.cat([torch.randn(3, 8), z[2:3]]))[3], atol=1e-5)
     bn = Generator(nz=8, ngf=4, image_size=32).train()
     assert not torch.allclose(bn(z)[:1], bn(z[:1]), atol=1e-3)
-
-
-def test_vbn_reference_statistics():
-    vbn = T.VirtualBatchNorm2d(3)
+    vbn = VirtualBatchNorm2d(3)
     with pytest.raises(RuntimeError, match="reference"):
         vbn(torch.randn(2, 3, 4, 4))
-    ref = torch.randn(10, 3, 4, 4) * 2 + 1
-    vbn.collect = True
-    out = vbn(ref)
-    assert torch.allclose(out.mean((0, 2, 3)), torch.zeros(3), atol=1e-5)
-    vbn.collect = False
-    x = torch.randn(1, 3, 4, 4)
-    mean = (x.mean((2, 3)) + 10 * ref.mean((0, 2, 3))) / 11
-    var = ((x ** 2).mean((2, 3)) + 10 * (ref ** 2).mean((0, 2, 3))) / 11 - mean ** 2
-    expected = (x - mean[..., None, None]) / torch.sqrt(var[..., None, None] + 1e-5)
-    assert torch.allclose(vbn(x), expected, atol=1e-5)
 
 
-def tiny_cfg(**kw):
-    return TrainConfig(**{**dict(image_size=32, nz=8, ngf=4, ndf=4, batch_size=8, device="cpu", seed=1), **kw})
+# ------------------------------------------------------------------ the ablation
+
+TINY = tq.Setup(iterations=10, ngf=4, ndf=4, nz=8, batch_size=8, eval_every=2, n_eval_samples=20, n_final_samples=40,
+                minibatch_kernels=6, kernel_dim=3, device="cpu", amp=False)
 
 
-def test_every_variant_trains_and_the_penalties_apply():
+@pytest.fixture(scope="module")
+def evaluator():
+    torch.manual_seed(0)
+    ref = torch.rand(30, 3, 32, 32) * 2 - 1
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = torch.nn.Sequential(torch.nn.AdaptiveAvgPool2d(2), torch.nn.Flatten())
+            self.heads = torch.nn.ModuleDict({"label": torch.nn.Linear(12, 3)})
+
+        def features(self, x):
+            return self.body(x)
+
+        def forward(self, x):
+            return {"label": self.heads["label"](self.body(x))}
+
+    return Evaluator(Net(), ref, torch.arange(30) % 3, n_samples=20, split_size=10)
+
+
+def test_variants_share_data_order_noise_and_initial_weights():
+    assert tq.VARIANTS == ("baseline", "feature_matching", "minibatch_disc", "historical_avg", "label_smoothing", "vbn", "all")
+    G0, D0, _ = tq.build_variant("baseline", TINY, 3)
+    for v in tq.VARIANTS:
+        G, D, obj = tq.build_variant(v, TINY, 3)
+        assert all(torch.equal(a, b) for a, b in zip(D.body.state_dict().values(), D0.body.state_dict().values()))
+        assert all(torch.equal(a, b) for a, b in zip(G.main.parameters(), G0.main.parameters()))
+        assert torch.equal(D.head.weight[:, :D0.feature_dim], D0.head.weight)
+        assert isinstance(D, MinibatchDiscriminator) == (v in ("minibatch_disc", "all"))
+        assert isinstance(G, VBNGenerator) == (v in ("vbn", "all"))
+        assert obj.feature_matching == (v in ("feature_matching", "all"))
+        assert (obj.real_label < 1) == (v in ("label_smoothing", "all"))
+        assert (obj.historical_weight > 0) == (v in ("historical_avg", "all"))
+    with pytest.raises(ValueError, match="unknown variant"):
+        tq.techniques_of("dropout")
+
+
+def test_every_variant_trains_and_records(evaluator):
     imgs = torch.rand(24, 3, 32, 32) * 2 - 1
-    variants = T.ablation_variants(minibatch_kernels=4, kernel_dim=3, historical_weight=0.01, real_label=0.9)
-    assert set(variants) == {"baseline", "feature_matching", "minibatch_disc", "historical_avg", "label_smoothing", "vbn", "all"}
-    runs = T.run_ablation(imgs, variants, iterations=3, base=tiny_cfg(), progress=False)
-    for name, tr in runs.items():
-        assert tr.iteration == 3 and np.isfinite(tr.history["d_loss"]).all()
-    assert runs["label_smoothing"].config.real_label == 0.9 and runs["baseline"].config.real_label == 1.0
-    assert runs["historical_avg"].history["hist_penalty_d"][-1] > 0 and runs["baseline"].history["hist_penalty_d"][-1] == 0
-    fm = runs["feature_matching"].history
+    runs = tq.run_ablation(imgs, list(tq.VARIANTS), [0, 1], evaluator, TINY, workers=1)
+    for v, per in runs.items():
+        for s, r in per.items():
+            assert [e["iteration"] for e in r["evals"]] == [2, 4, 6, 8, 10] and len(r["samples"]) == 40
+            assert np.isfinite(r["history"]["d_loss"]).all() and r["final"]["inception_score"][0] >= 1 - 1e-9
+    assert runs["historical_avg"][0]["historical_share"]["D"] > 0 and runs["baseline"][0]["historical_share"] is None
+    fm = runs["feature_matching"][0]["history"]
     assert fm["g_loss"] == fm["fm_loss"] and fm["g_loss"] != fm["g_nonsat"]
-    assert isinstance(runs["vbn"].G, T.VBNGenerator) and runs["all"].D.mbd is not None
-    # same seed: the baseline and label smoothing start from the same weights
-    a, b = T.ImprovedGANTrainer(imgs, tiny_cfg()), T.ImprovedGANTrainer(imgs, tiny_cfg(), T.Techniques(real_label=0.9))
-    assert all(torch.equal(p, q) for p, q in zip(a.G.parameters(), b.G.parameters()))
+    real = evaluator.full(evaluator.reference)
+    ladder = {"noise_std": [0, 1], "inception_score": [3.0, 1.0], "fid": [0.0, 9.0]}
+    claims = tq.ablation_claims(runs, [0, 1], real, ladder)
+    assert len(claims) == 8 and {c["verdict"] for c in claims} <= {"holds", "does not hold", "partly", "inconclusive"}
 
 
-def test_fid_fluctuation():
-    evals = [{"fid": v} for v in (50, 40, 10, 12, 10, 12)]
-    assert T.fid_fluctuation(evals) == pytest.approx(2 / (34 / 3))  # tail: 12, 10, 12
+def test_a_minibatch_discriminator_resumes_exactly(tmp_path):
+    imgs = torch.rand(24, 3, 32, 32) * 2 - 1
+    make = lambda: GANTrainer(imgs, *tq.build_variant("all", TINY, 0), TrainConfig(batch_size=8, seed=0, amp=False, device="cpu"))
+    straight = make().fit(5)
+    first = make().fit(2)
+    first.save(tmp_path / "c.pt")
+    resumed = GANTrainer.from_checkpoint(tmp_path / "c.pt", imgs).fit(5)
+    assert bool(resumed.D.mbd.initialized)
+    assert all(torch.equal(a, b) for a, b in zip(straight.D.state_dict().values(), resumed.D.state_dict().values()))
+
+
+def test_fid_fluctuation_counts_swings_around_the_trend():
+    tail = np.array([12.0, 10.0, 12.0])  # the last half of (50, 40, 10, 12, 10, 12): flat trend, residuals 2/3, -4/3, 2/3
+    assert tq.fid_fluctuation([{"fid": v} for v in (50, 40, 10, 12, 10, 12)]) == pytest.approx(
+        np.sqrt(np.mean((tail - tail.mean()) ** 2)) / tail.mean())
+    assert tq.fid_fluctuation([{"fid": v} for v in (90, 80, 70, 60, 50, 40)]) == pytest.approx(0.0, abs=1e-9)  # a steady descent
     with pytest.raises(ValueError):
-        T.fid_fluctuation([{"fid": 1.0}])
+        tq.fid_fluctuation([{"fid": 1.0}, {"fid": 2.0}])
 
 
-# ------------------------------------------------------------------ claims
-
-def q(fid, is_m, classes=10, kl=0.01, hist=None):
-    return {"fid": fid, "fid_noise": 0.5, "inception_score": (is_m, 0.1), "classes_covered": classes,
-            "kl_to_real": kl, "kl_noise": 0.01, "class_histogram": hist or [0.1] * 10}
-
-
-def test_claims_follow_the_numbers():
-    real = {**q(0.5, 9.5), "kl_to_real": 0.0}
-    quality = {"baseline": q(20, 5, classes=6, kl=0.6), "feature_matching": q(21, 5), "minibatch_disc": q(15, 6, classes=9, kl=0.2),
-               "historical_avg": q(20.3, 5), "label_smoothing": q(30, 4), "vbn": q(12, 7), "all": q(14, 6.5)}
-    stability = {"baseline": {"fid_fluctuation": 0.2}, "feature_matching": {"fid_fluctuation": 0.05}}
-    ladder = {"noise_std": [0, 1], "inception_score": [9.5, 3], "fid": [0.5, 40]}
-    claims = {c["claim"].split(" ")[0] + c["source"].split(", ")[-1]: c["verdict"]
-              for c in T.ablation_claims(quality, real, stability, ladder)}
-    v = list(claims.values())
-    assert v[0] == "holds"            # MBD: 9 classes vs 6, KL 0.2 vs 0.6
-    assert v[1] == "holds"            # FM fluctuates 4x less
-    assert v[2] == "does not hold"    # label smoothing: FID 30 vs 20
-    assert v[3] == "holds"            # VBN: 12 vs 20
-    assert v[4] == "inconclusive"     # historical averaging: within noise
-    assert v[5] == "holds"            # all
-    assert v[6] == "holds"            # real IS above every variant
-    # no collapse in the baseline: nothing to reduce; unless minibatch discrimination makes coverage worse
-    quality["baseline"] = q(20, 5)
-    assert T.ablation_claims(quality, real, stability, ladder)[0]["verdict"] == "does not hold"
-    quality["minibatch_disc"] = q(15, 6)
-    assert T.ablation_claims(quality, real, stability, ladder)[0]["verdict"] == "inconclusive"
-    # both collapsed to one class; minibatch discrimination only a little less peaked: partly, not holds
-    quality["baseline"], quality["minibatch_disc"] = q(600, 1, classes=1, kl=3.92), q(500, 1, classes=1, kl=3.80)
-    assert T.ablation_claims(quality, real, stability, ladder)[0]["verdict"] == "partly"
-    quality["minibatch_disc"] = q(500, 2, classes=6, kl=1.5)
-    assert T.ablation_claims(quality, real, stability, ladder)[0]["verdict"] == "holds"
+def fake_runs(fid, kl=None, cls=None, is_=None, fluct=None, seeds=(0, 1, 2)):
+    """runs[variant][seed] with the given per-seed finals (FID noise 0.5, KL noise 0.01)."""
+    runs = {}
+    for v in fid:
+        runs[v] = {}
+        for i, s in enumerate(seeds):
+            f = fid[v][i]
+            evals = [{"fid": f * (1 + (fluct or {}).get(v, 0.0) * (-1) ** k)} for k in range(6)]
+            runs[v][s] = {"final": {"fid": f, "fid_noise": 0.5, "kl_to_real": (kl or {}).get(v, [0.05] * 3)[i],
+                                    "kl_noise": 0.01, "classes_covered": (cls or {}).get(v, [10] * 3)[i],
+                                    "inception_score": ((is_ or {}).get(v, [8.0] * 3)[i], 0.1)},
+                          "evals": evals, "historical_share": {"D": 0.3, "G": 0.2}}
+    return runs
 
 
-def test_show_variant_draws_and_names_missing():
+def test_claims_follow_every_seed():
+    real = {"inception_score": (9.5, 0.1), "kl_to_real": 0.0, "classes_covered": 10}
+    ladder = {"noise_std": [0, 1], "inception_score": [9.5, 3.0], "fid": [0.5, 40.0]}
+    fid = {"baseline": [20, 20, 20], "feature_matching": [21, 22, 20], "minibatch_disc": [15, 15, 15],
+           "historical_avg": [20.3, 19.8, 20.1], "label_smoothing": [30, 30, 30], "vbn": [12, 12, 40], "all": [14, 15, 19.7]}
+    runs = fake_runs(fid, kl={"baseline": [0.6, 0.5, 0.6], "minibatch_disc": [0.2, 0.2, 0.59]},
+                     cls={"baseline": [6, 7, 6], "minibatch_disc": [9, 9, 6]}, fluct={"baseline": 0.3, "feature_matching": 0.05})
+    v = [c["verdict"] for c in tq.ablation_claims(runs, [0, 1, 2], real, ladder)]
+    assert v[0] == "partly"          # MBD: closer histogram in 2 seeds, a tie in the third
+    assert v[1] == "partly"          # FM: steadier in every seed, but its final FID spreads more over seeds
+    assert v[2] == "does not hold"   # label smoothing: worse in every seed
+    assert v[3] == "inconclusive"    # VBN: better in two seeds, worse in one -- the seeds disagree
+    assert v[4] == "inconclusive"    # historical averaging: within noise everywhere
+    assert v[5] == "partly"          # all: better in two, a tie in the third
+    assert v[6] == "holds"           # real IS above every variant in every seed
+    runs["minibatch_disc"][2]["final"].update(kl_to_real=0.1, classes_covered=5)  # closer but fewer classes: no win
+    assert tq.ablation_claims(runs, [0, 1, 2], real, ladder)[0]["verdict"] == "partly"
+    stable = fake_runs({"baseline": [20, 30, 40], "feature_matching": [20, 21, 22]},
+                       fluct={"baseline": 0.3, "feature_matching": 0.05})
+    assert tq.ablation_claims(stable, [0, 1, 2], real, ladder)[0]["verdict"] == "holds"  # FM steadier both ways
+
+
+def test_parameter_checks_name_the_bad_value_before_any_work():
+    checks = tq.parameter_checks()
+    ok = dict(dataset="digits", iterations=900, variants=list(tq.VARIANTS), all_techniques=list(tq.TECHNIQUES),
+              n_final_samples=1000, is_splits=10, eval_every=100)
+    check_parameters(ok, checks)
+    for bad, match in ((dict(iterations=0), "iterations = 0"), (dict(variants=["baseline", "dropout"]), "dropout"),
+                       (dict(all_techniques=["vbn", "dropout"]), "all_techniques"), (dict(is_splits=1001), "is_splits"),
+                       (dict(variants=["vbn"]), "baseline"), (dict(eval_every=200), "eval_every")):
+        with pytest.raises(ParameterError, match=match) as e:
+            check_parameters({**ok, **bad}, checks)
+        assert str(e.value).count(" = ") == 1  # one clear error, about the one bad value
+
+
+def test_figures_and_tables_render():
     import matplotlib.pyplot as plt
 
-    samples = {"baseline": torch.rand(8, 3, 32, 32) * 2 - 1}
-    fig = T.show_variant(samples, "baseline", {"baseline": q(3.0, 2.0)}, real=torch.zeros(8, 3, 32, 32))
+    runs = fake_runs({"baseline": [20, 22, 21], "vbn": [12, 13, 11]})
+    for per in runs.values():
+        for r in per.values():
+            r["final"]["class_histogram"] = [0.1] * 10
+            r["evals"] = [{"iteration": 100 * (k + 1), "fid": 20.0 - k, "inception_score": 5.0 + k} for k in range(3)]
+    real = {"inception_score": (9.5, 0.1), "class_histogram": [0.1] * 10}
+    plots.plot_is_spread(runs, real)
+    plots.plot_class_histograms(runs, real, [str(i) for i in range(10)])
+    plots.plot_ablation_curves(runs, floor={"fid": 1.0})
+    plots.plot_ladder({"noise_std": [0, 1], "inception_score": [9.0, 2.0], "inception_score_std": [0.1, 0.1], "fid": [1, 9]})
+    tab = plots.is_spread_table(runs, [0, 1, 2], real)
+    assert list(tab.index) == ["real (held out)", "baseline", "vbn"] and tab.loc["vbn", "std over seeds"] == pytest.approx(0.0)
+    fig = plots.show_variant({"baseline": torch.rand(8, 3, 32, 32)}, "baseline", {"baseline": {**runs["baseline"][0]["final"],
+                             "inception_score": (2.0, 0.1)}}, real=torch.zeros(8, 3, 32, 32))
     assert len(fig.axes) == 2 and "IS 2.00" in fig.axes[0].get_title()
-    plt.close(fig)
-    with pytest.raises(KeyError, match="baseline"):
-        T.show_variant(samples, "vbn")
+    with pytest.raises(KeyError, match="vbn"):
+        plots.show_variant({"baseline": torch.zeros(4, 3, 32, 32)}, "vbn")
+    plt.close("all")
 
 
-def test_ablation_data_splits_are_disjoint_and_labelled():
-    d = T.ablation_data("digits", 32, seed=0)
-    assert [len(d[k]) for k in ("train", "reference", "test")] == [898, 539, 360]
+def test_ablation_data_halves_are_disjoint_and_labelled():
+    d = tq.ablation_data("digits", 32, seed=0)
+    assert [len(d[k]) for k in ("train", "reference")] == [898, 899]
     assert all(d[k].labels is not None and d[k].images.shape[1:] == (3, 32, 32) for k in d)
     flat = {k: {tuple(x.flatten()[::37].tolist()) for x in d[k].images} for k in d}
-    assert len(flat["test"] & flat["train"]) < 5  # digits has a few exact duplicates; splits are by index
-
-
-def test_summary_table_has_real_and_every_variant():
-    real = {**q(0.5, 9.5)}
-    tab = T.summary_table({"baseline": q(20, 5)}, real, {"baseline": {"fid_fluctuation": 0.1, "d_loss_std": 0.2}})
-    assert list(tab.index) == ["real (held out)", "baseline"] and np.isnan(tab.loc["real (held out)", "FID fluctuation"])
+    assert len(flat["train"] & flat["reference"]) < 5  # digits has a few exact duplicates; the split is by index
 
 
 def test_variant_browser_renders_its_default_view():
@@ -291,8 +355,7 @@ def test_variant_browser_renders_its_default_view():
     from gan_helpers.widgets import grid_browser
 
     samples = {"baseline": torch.zeros(4, 3, 32, 32), "vbn": torch.ones(4, 3, 32, 32)}
-    w = grid_browser(samples, {"vbn": 3.0}, default=0)  # notebook 05's call: one grid per variant
+    w = grid_browser(samples, {"vbn": 3.0}, default=0)
     assert w.widget.children[0].value == "baseline"
-    assert sum(hasattr(c, "options") or hasattr(c, "max") for c in w.widget.children) == 1  # no iteration slider
     assert plt.gca().get_title() == "baseline"
     plt.close("all")

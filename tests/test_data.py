@@ -5,9 +5,10 @@ import pytest
 import torch
 from PIL import Image
 
-from gan_helpers import data
-from gan_helpers.data import (DownloadUnavailableError, central_patch_colour, load_dataset, load_image_folder,
-                              load_labelled_folder, make_mouse_faces, make_shapes)
+from gan_helpers import images as data
+from gan_helpers.datasets import load_dataset, make_mouse_faces, make_shapes
+from gan_helpers.datasets.mice import central_patch_colour
+from gan_helpers.images import DownloadUnavailableError, load_image_folder, load_labelled_folder
 
 
 def _png(path, size=(20, 30), colour=(255, 0, 0), mode="RGB"):
@@ -28,11 +29,11 @@ def test_every_format_and_mode_is_read(tmp_path):
     Image.new("RGB", (16, 16), (10, 20, 30)).save(tmp_path / "h.webp", lossless=True)
     frames = [Image.new("RGB", (16, 16), c) for c in [(255, 255, 0), (0, 0, 0)]]
     frames[0].save(tmp_path / "i_anim.gif", save_all=True, append_images=frames[1:])
-    (tmp_path / "notes.txt").write_text("not an image and not listed")
+    (tmp_path / "notes.txt").write_text("not an image: listed as skipped, with the reason")
 
     s = load_image_folder(tmp_path, image_size=8)
     assert s.images.shape == (9, 3, 8, 8) and s.images.dtype == torch.float32
-    assert s.skipped == []
+    assert [(p.split("/")[-1], why.split(";")[0]) for p, why in s.skipped] == [("notes.txt", "unsupported extension '.txt'")]
     rgb = {p.split("/")[-1]: ((im[:, 4, 4] + 1) * 127.5).round().tolist() for p, im in zip(s.paths, s.images)}
     assert rgb["b_transparent.PNG"] == [255, 255, 255]
     assert rgb["c_gray.jpg"][0] == pytest.approx(128, abs=2)

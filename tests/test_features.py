@@ -3,7 +3,8 @@ import urllib.error
 import pytest
 import torch
 
-from gan_helpers.data import DownloadUnavailableError, make_shapes
+from gan_helpers.datasets import make_shapes
+from gan_helpers.images import DownloadUnavailableError
 from gan_helpers.features import extract_features, load_inception, predict, train_domain_classifier
 
 

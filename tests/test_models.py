@@ -40,3 +40,20 @@ def test_losses_match_the_minimax_terms():
     assert torch.isclose(generator_loss(fake), -torch.log(torch.sigmoid(fake)).mean())
     smoothed = discriminator_loss(real, fake, real_target=0.9)  # one-sided: only the real term changes
     assert not torch.isclose(smoothed.real, d.real) and torch.isclose(smoothed.fake, d.fake)
+
+
+def test_shared_embedding_generator_follows_the_class_and_rebuilds_from_its_spec():
+    from gan_helpers.models import SharedEmbedGenerator, build
+
+    torch.manual_seed(0)
+    G = SharedEmbedGenerator(nz=16, ngf=4, n_classes=3, image_size=32, embed_dim=8)
+    z = torch.randn(6, 16)
+    a, b = G(z, torch.zeros(6, dtype=torch.long)), G(z, torch.ones(6, dtype=torch.long))
+    assert a.shape == (6, 3, 32, 32) and not torch.allclose(a, b)  # the class changes the image, z fixed
+    assert G.chunks == [4, 4, 4, 4]  # hierarchical z: the first layer and each of the three batch norms
+    with pytest.raises(ValueError, match="pass the labels"):
+        G(z)
+    twin = build(G.spec)
+    assert type(twin) is SharedEmbedGenerator and twin.spec == G.spec
+    U = SharedEmbedGenerator(nz=16, ngf=4, n_classes=0, image_size=32)  # the unconditional twin
+    assert U(z).shape == (6, 3, 32, 32) and U.embed is None

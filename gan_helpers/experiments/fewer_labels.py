@@ -2,8 +2,9 @@ r"""Notebook 04, steps 4-5: the class-conditional GAN variants with few labels, 
 
 Lučić, Ritter et al., "High-Fidelity Image Generation With Fewer Labels" (ICML 2019,
 arXiv:1903.02271; the Google blog post ``../shared/seeds/002_*.txt``; google/compare_gan
-``gans/s3gan.py``). Every variant is the same pair of networks (:class:`~gan_helpers.models.CondGenerator`,
-conditional batch norm at every layer; :class:`~gan_helpers.models.ProjectionDiscriminator`,
+``gans/s3gan.py``). Every variant is the same pair of networks (:class:`~gan_helpers.models.SharedEmbedGenerator`,
+BigGAN's shared class embedding and hierarchical z into a conditional batch norm at every layer;
+:class:`~gan_helpers.models.ProjectionDiscriminator`,
 spectral norm, :math:`D(x, y) = \psi(\phi(x)) + \langle e_y, \phi(x)\rangle`) trained in the one GAN
 loop under :class:`~gan_helpers.objectives.S3GANLoss`; what differs is the labels it sees and its heads:
 
@@ -31,7 +32,7 @@ import torch
 
 from ..evaluate import Evaluator, all_seeds_verdict, better_verdict, compare_over_seeds, spread
 from ..images import to_uint8
-from ..models import CondGenerator, ProjectionDiscriminator
+from ..models import ProjectionDiscriminator, SharedEmbedGenerator
 from ..objectives import S3GANLoss
 from ..results import claim
 from ..runtime import run_tasks
@@ -68,6 +69,34 @@ def make_arms(variants, label_fraction: float, fraction_axis=(), axis_variants=(
     return arms
 
 
+def parameter_checks(n_classes: int = 10) -> dict:
+    """Notebook 04's own parameter checks for :func:`gan_helpers.notebook.setup` (one error naming every bad
+    value, before any work): known variants, label fractions in (0, 1] that leave ``min_labelled_per_class``
+    labelled images in each of ``n_classes`` balanced classes (the GANs' fractions; at least one for the
+    probe's), and a batch size the rotation loss can split. A folder's classes are checked once it is read."""
+    from .selfsup import check_label_fractions
+
+    def fractions(single: bool, least: str | None):
+        def check(v, p):
+            if single and (isinstance(v, bool) or not isinstance(v, (int, float))):
+                return "a number in (0, 1]"
+            if not single and (not isinstance(v, (list, tuple)) or not v or len(set(v)) != len(v)):
+                return "a non-empty list of distinct label fractions"
+            return check_label_fractions([v] if single else v, p.get("n_train", 0), n_classes,
+                                         p.get(least, 1) if least else 1)
+        return check
+
+    return {"variants": lambda v, p: None if isinstance(v, (list, tuple)) and v and set(v) <= set(VARIANTS)
+            and len(set(v)) == len(v) else f"a non-empty list of distinct names from {list(VARIANTS)}",
+            "label_fraction": fractions(True, "min_labelled_per_class"),
+            "label_fractions": fractions(False, "min_labelled_per_class"),
+            "probe_fractions": fractions(False, None),
+            "min_labelled_per_class": lambda v, p: None if isinstance(v, int) and not isinstance(v, bool) and v >= 1
+            else "an integer >= 1",
+            "batch_size": lambda v, p: None if isinstance(v, int) and v >= 8 and v % 8 == 0
+            else "a multiple of 8 (the rotation loss turns a quarter of half the batch)"}
+
+
 def variant_labels(variant: str, true_labels: torch.Tensor, labelled: np.ndarray,
                    inferred: torch.Tensor | None = None) -> torch.Tensor:
     """The labels a variant may see: all true ones (``conditional``), the labelled fraction plus the
@@ -89,12 +118,15 @@ def variant_labels(variant: str, true_labels: torch.Tensor, labelled: np.ndarray
     return out
 
 
-def build(variant: str, n_classes: int, image_size: int, nz: int, ngf: int, ndf: int, loss: str = "hinge"):
-    """``(G, D, objective)`` of a variant."""
+def build(variant: str, n_classes: int, image_size: int, nz: int, ngf: int, ndf: int, loss: str = "hinge",
+          embed_dim: int = 32):
+    """``(G, D, objective)`` of a variant. G reads the class through a shared embedding of ``embed_dim`` that,
+    with its chunk of z, sets every batch norm's scale and shift (BigGAN); the unconditional G reads its z chunks
+    only. D is the projection discriminator with the variant's heads."""
     k = 0 if variant == "unconditional" else n_classes
     s3 = variant.startswith("s3gan")
     rotation = variant == "s3gan"
-    G = CondGenerator(nz, ngf, k, image_size)
+    G = SharedEmbedGenerator(nz, ngf, k, image_size, embed_dim)
     D = ProjectionDiscriminator(ndf, k, image_size, rotation_head=rotation, class_head=s3)
     return G, D, S3GANLoss(loss=loss, predictor=s3, rotation=rotation)
 
@@ -158,6 +190,31 @@ def run_arms(images, true_labels, arms: list[Arm], seeds: list[int], splits: dic
     for r in records:
         runs.setdefault(r["arm"], {})[r["seed"]] = r
     return runs
+
+
+def sample_sets(runs: dict, main: list[str], seeds: list[int], reference, names: list[str]) -> dict:
+    """What :func:`gan_helpers.images.save_samples` writes: ``real/<class>``, ``<variant>/<class>`` (a
+    conditional G's samples asked for that class, every seed) and ``unconditional``."""
+    from ..images import from_uint8
+
+    sets = {f"real/{c}": reference.images[reference.labels == i] for i, c in enumerate(names)}
+    for n in main:
+        per = {s: from_uint8(runs[n][s]["samples"]) for s in seeds}
+        if runs[n][seeds[0]]["variant"] == "unconditional":
+            sets[n] = per
+        else:  # sample i was asked for class i % K
+            sets.update({f"{n}/{c}": {s: x[i::len(names)] for s, x in per.items()} for i, c in enumerate(names)})
+    return sets
+
+
+def results_extra(selfsup: dict, runs: dict, seeds: list[int], floor: dict) -> dict:
+    """The numbers ``results.json`` keeps beside the claims: steps 1-3 and every arm's metrics, per seed."""
+    return {"self_supervised": {s: {"rotation_accuracy": r["rotation"], "probe": r["probe"],
+                                    "inferred_label_accuracy": {f: sp["accuracy"] for f, sp in r["splits"].items()}}
+                                for s, r in selfsup.items()},
+            "gan": {n: {s: {**r["measured"], "fraction": r["fraction"], "head_accuracy": r["head_accuracy"],
+                            "wall_s": r["wall_s"], "evals": r["evals"]} for s, r in per.items()} for n, per in runs.items()},
+            "real_floor": floor}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,9 +314,12 @@ def fewer_labels_claims(selfsup: dict[int, dict], runs: dict[str, dict[int, dict
                   **{f"fid_{f:g}": _per_seed(runs, n, seeds, "fid") for f, n in sorted(names.items())},
                   "rule": "per seed: class accuracy >= 75% of the conditional GAN's and FID <= 1.25x its FID "
                           "(each beyond 2x its noise)"}
+            learned = [ref[s]["class_accuracy"] >= 2 * chance for s in seeds]  # else "close" to chance says nothing
+            ev["reference_learned_classes"] = learned
             claims.append(claim(f"With {label_fraction:.0%} of the labels, {v.upper()} comes close to the conditional "
                                 "GAN trained on all labels", f"{SOURCE}: 'comparable-quality natural images using 10 "
-                                "times fewer tags'", all_seeds_verdict(close[f"{label_fraction:g}"]), ev))
+                                "times fewer tags'",
+                                all_seeds_verdict(close[f"{label_fraction:g}"]) if all(learned) else "inconclusive", ev))
 
     # 6. the rotation loss helps: S3GAN against S3GAN without it
     if {"s3gan", "s3gan_no_rotation"} <= set(runs):

@@ -279,4 +279,33 @@ def selfsup_seed(seed: int, images: torch.Tensor, labels: torch.Tensor, held_out
         inferred = infer_labels(model, images, labels, lab, cfg["probe_block"], seed, features=feats)
         acc = float((inferred[hidden] == labels[hidden]).float().mean()) if len(hidden) else 1.0
         splits[float(f)] = {"labelled": lab, "inferred": inferred, "accuracy": acc}
-    return {"seed": seed, "rotation_losses": losses, "rotation": rot, "probe": curve, "splits": splits}
+    return {"seed": seed, "rotation_losses": losses, "rotation": rot, "probe": curve, "splits": splits,
+            "model": {k: v.cpu() for k, v in model.state_dict().items()}}
+
+
+def load_split(dataset: str = "shapes", image_size: int = 32, n_train: int = 2000, n_reference: int = 1000):
+    """The notebook's data: ``(train, reference)`` labelled :class:`~gan_helpers.images.ImageSet` s. The
+    reference part is never shown to a GAN: it trains the evaluator and is the FID reference.
+
+    ``shapes``: two independent draws (balanced classes); ``digits``, ``cifar10`` (needs the internet) or a
+    folder with one subfolder per class: shuffled once (seed 0) and split."""
+    from pathlib import Path
+
+    from ..datasets import load_dataset, make_shapes
+    from ..images import load_labelled_folder
+
+    if dataset == "shapes":
+        return make_shapes(n_train, image_size, seed=0), make_shapes(n_reference, image_size, seed=1)
+    if dataset.lower() == "cifar10":
+        full = load_dataset("cifar10", image_size=image_size, limit=n_train + n_reference)
+    elif Path(dataset).expanduser().is_dir():
+        full = load_labelled_folder(dataset, image_size)
+    else:
+        full = load_dataset(dataset, image_size=image_size)
+    if full.labels is None:
+        raise ValueError(f"dataset {dataset!r} has no class labels; notebook 04 needs a labelled set")
+    if len(full) < n_reference + 20:
+        raise ValueError(f"dataset {dataset!r} has {len(full)} images: too few for n_reference={n_reference} "
+                         "held-out images plus a training set")
+    perm = np.random.default_rng(0).permutation(len(full))
+    return full.subset(np.sort(perm[n_reference:n_reference + n_train])), full.subset(np.sort(perm[:n_reference]))
