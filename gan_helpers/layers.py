@@ -1,9 +1,7 @@
 r"""Layers that the GAN variants add to the DCGAN networks.
 
-* :class:`ConditionalBatchNorm2d`: class-conditional batch norm (de Vries et al. 2017; BigGAN,
-  compare_gan ``arch_ops.conditional_batch_norm``): :math:`\gamma_y \hat h + \beta_y`.
-* :class:`LinearConditionalBatchNorm2d`: BigGAN's form, scale and shift linear in a conditioning
-  vector (a shared class embedding with a chunk of z).
+* :class:`LinearConditionalBatchNorm2d`: conditional batch norm (de Vries et al. 2017) in BigGAN's
+  form, scale and shift linear in a conditioning vector (a shared class embedding with a chunk of z).
 * :class:`VirtualBatchNorm2d`: Salimans et al. 2016, section 3.5, as the ``VBN`` class of
   openai/improved-gan's ImageNet code.
 * :class:`MinibatchDiscrimination`: Salimans et al. 2016, section 3.2, as ``MinibatchLayer`` of
@@ -13,30 +11,6 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-
-
-class ConditionalBatchNorm2d(nn.Module):
-    """Batch norm whose scale and shift depend on the class: ``gamma[y] * BN(h) + beta[y]``.
-
-    ``n_classes=0`` gives an ordinary affine batch norm (one shared ``gamma``, ``beta``).
-    """
-
-    def __init__(self, num_features: int, n_classes: int = 0):
-        super().__init__()
-        self.n_classes = n_classes
-        self.bn = nn.BatchNorm2d(num_features, affine=False)
-        self.gamma = nn.Embedding(max(n_classes, 1), num_features)
-        self.beta = nn.Embedding(max(n_classes, 1), num_features)
-        nn.init.ones_(self.gamma.weight)
-        nn.init.zeros_(self.beta.weight)
-
-    def forward(self, h: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        if self.n_classes and y is None:
-            raise ValueError("this batch norm is class-conditional: pass the labels y")
-        if not self.n_classes:
-            y = torch.zeros(len(h), dtype=torch.long, device=h.device)
-        out = self.bn(h)
-        return self.gamma(y)[:, :, None, None] * out + self.beta(y)[:, :, None, None]
 
 
 class LinearConditionalBatchNorm2d(nn.Module):

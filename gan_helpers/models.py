@@ -7,8 +7,8 @@ r"""The networks: DCGAN (Radford, Metz & Chintala 2016, arXiv:1511.06434) and it
   by its largest singular value, no batch statistics) or ``"none"``. D may end in a minibatch-
   discrimination layer (Salimans et al. 2016), and G may use virtual batch norm
   (:class:`VBNGenerator`).
-* :class:`CondGenerator` / :class:`ProjectionDiscriminator`: the class-conditional pair of
-  notebook 04 (conditional batch norm in G; projection D, Miyato & Koyama 2018).
+* :class:`SharedEmbedGenerator` / :class:`ProjectionDiscriminator`: the class-conditional pair of
+  notebook 04 (BigGAN's shared class embedding and hierarchical z in G; projection D, Miyato & Koyama 2018).
 
 Every discriminator returns **logits** (``sigmoid`` gives the paper's :math:`D(x)`) from
 ``forward(x, y=None)``, and ``forward_all(x, y=None)`` returns a :class:`DOutput` with the
@@ -26,7 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils import spectral_norm
 
-from .layers import ConditionalBatchNorm2d, LinearConditionalBatchNorm2d, MinibatchDiscrimination, VirtualBatchNorm2d
+from .layers import LinearConditionalBatchNorm2d, MinibatchDiscrimination, VirtualBatchNorm2d
 
 SUPPORTED_SIZES = (32, 64)
 NORMS = ("batch", "spectral", "none")
@@ -216,56 +216,19 @@ class MinibatchDiscriminator(Discriminator):
 # ---------------------------------------------------------------------------------------------
 
 @registered
-class CondGenerator(nn.Module):
-    """(z (B, nz), y (B,)) -> image (B, 3, S, S) in [-1, 1]: DCGAN layout with class-conditional
-    batch norm after every layer (BigGAN's choice; compare_gan ``resnet_biggan``).
-
-    ``n_classes=0`` is the unconditional generator (the same network with shared BN parameters).
-    """
-
-    def __init__(self, nz: int = 64, ngf: int = 32, n_classes: int = 10, image_size: int = 32):
-        super().__init__()
-        self.nz, self.n_classes, self.image_size = nz, n_classes, check_size(image_size)
-        mults = [8, 4, 2, 1] if image_size == 64 else [4, 2, 1]
-        # No bias: reshaped to (C, 4, 4), a bias is a per-position constant that batch norm (per channel)
-        # keeps, and as it grows it swamps z; with it every sample came out alike (measured, notebook 04).
-        self.fc = nn.Linear(nz, ngf * mults[0] * 16, bias=False)  # (B, ngf*m0*4*4) -> (B, ngf*m0, 4, 4)
-        self.bn0 = ConditionalBatchNorm2d(ngf * mults[0], n_classes)
-        self.ups, self.bns = nn.ModuleList(), nn.ModuleList()
-        for m_in, m_out in zip(mults[:-1], mults[1:]):  # each doubles the side: 4 -> 8 -> 16 (-> 32)
-            self.ups.append(nn.ConvTranspose2d(ngf * m_in, ngf * m_out, 4, 2, 1, bias=False))
-            self.bns.append(ConditionalBatchNorm2d(ngf * m_out, n_classes))
-        self.out = nn.ConvTranspose2d(ngf * mults[-1], 3, 4, 2, 1)  # (B, 3, S, S)
-        self.c0 = ngf * mults[0]
-        for mod in self.modules():
-            if isinstance(mod, (nn.ConvTranspose2d, nn.Linear)):
-                nn.init.normal_(mod.weight, 0.0, 0.02)
-
-    def first_layer(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-        """The linear layer from the latent to the 4x4 map: (B, c0 * 16)."""
-        return self.fc(z.flatten(1))
-
-    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.first_layer(z, y).view(len(z), self.c0, 4, 4)
-        h = F.relu(self.bn0(h, y))
-        for up, bn in zip(self.ups, self.bns):
-            h = F.relu(bn(up(h), y))
-        return torch.tanh(self.out(h))
-
-
-@registered
 class SharedEmbedGenerator(nn.Module):
-    """(z (B, nz), y (B,)) -> image (B, 3, S, S) in [-1, 1]: the DCGAN layout of :class:`CondGenerator`
-    with BigGAN's conditioning (Brock et al. 2019; compare_gan ``resnet_biggan``, ``hierarchical_z`` and
-    ``embed_y``): a **shared class embedding** e_y (``embed_dim``) and, with ``hierarchical_z``, z split
-    into one chunk for the first linear layer and one for each batch norm; every batch norm is a
+    """(z (B, nz), y (B,)) -> image (B, 3, S, S) in [-1, 1]: the DCGAN generator's layout (a linear layer
+    to 4x4, transposed convolutions, no bias before batch norm) with BigGAN's conditioning (Brock et al.
+    2019; compare_gan ``resnet_biggan``, ``hierarchical_z`` and ``embed_y``): a **shared class
+    embedding** e_y (``embed_dim``) and, with ``hierarchical_z``, z split into one chunk for the first
+    linear layer and one for each batch norm; every batch norm is a
     :class:`~gan_helpers.layers.LinearConditionalBatchNorm2d` on ``[z_i, e_y]``.
 
     ``n_classes=0`` is the unconditional twin (the batch norms read their z chunk only). Why this and not
-    :class:`CondGenerator` (measured in notebook 04): per-class scales and shifts that start equal and move
-    by about Adam's learning rate per step left the classes of G alike for over a thousand iterations,
-    and a class embedding fed beside z into the first layer acts as a per-class, per-position constant
-    that swamps z (one image per class).
+    per-class scales and shifts (compare_gan's plain conditional batch norm), measured in notebook 04:
+    those start equal and move by about Adam's learning rate per step, and left the classes of G alike
+    for over a thousand iterations; a class embedding fed beside z into the first layer
+    (``embed_input=True``) acts as a per-class, per-position constant that swamps z (one image per class).
     """
 
     def __init__(self, nz: int = 64, ngf: int = 32, n_classes: int = 10, image_size: int = 32,
@@ -284,7 +247,7 @@ class SharedEmbedGenerator(nn.Module):
             raise ValueError("an unconditional SharedEmbedGenerator needs hierarchical_z=True (nothing to condition on)")
         self.c0 = ngf * mults[0]
         self.embed_input = embed_input and bool(n_classes)
-        self.fc = nn.Linear(self.chunks[0] + (embed_dim if self.embed_input else 0), self.c0 * 16, bias=False)  # (B, chunk0) -> (B, ngf*m0*4*4), no bias (CondGenerator)
+        self.fc = nn.Linear(self.chunks[0] + (embed_dim if self.embed_input else 0), self.c0 * 16, bias=False)  # (B, chunk0) -> (B, ngf*m0*4*4), no bias: batch norm follows
         self.bns = nn.ModuleList([LinearConditionalBatchNorm2d(ngf * m, cond(i + 1), cond_init_std) for i, m in enumerate(mults)])
         self.ups = nn.ModuleList([nn.ConvTranspose2d(ngf * a, ngf * b, 4, 2, 1, bias=False)  # 4 -> 8 -> 16 (-> 32)
                                   for a, b in zip(mults[:-1], mults[1:])])

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from gan_helpers.models import CondGenerator, Discriminator, Generator, ProjectionDiscriminator, VBNGenerator
+from gan_helpers.models import Discriminator, Generator, ProjectionDiscriminator, SharedEmbedGenerator, VBNGenerator
 from gan_helpers.objectives import DCGANLoss, ImprovedGANLoss, S3GANLoss
 from gan_helpers.runtime import CheckpointError
 from gan_helpers.train import GANTrainer, TrainConfig
@@ -124,12 +124,12 @@ RESUMABLE = {
         im, cfg(), ImprovedGANLoss(feature_matching=True, historical_weight=1e-2, real_label=0.9),
         G=VBNGenerator(8, 4, 3, 32, ref_batch_size=8), D=Discriminator(4, 3, 32, minibatch_kernels=5, kernel_dim=3)),
     "s3gan": lambda im, lab: dcgan(
-        im, cfg(), S3GANLoss(predictor=True, rotation=True), G=CondGenerator(8, 4, 4, 32),
+        im, cfg(), S3GANLoss(predictor=True, rotation=True), G=SharedEmbedGenerator(8, 4, 4, 32, embed_dim=4),
         D=ProjectionDiscriminator(4, 4, 32, rotation_head=True, class_head=True),
         labels=torch.where(torch.arange(40) < 10, lab, -1), eval_labels=lab),
-    "conditional": lambda im, lab: dcgan(im, cfg(d_steps_per_g_step=2), S3GANLoss(), G=CondGenerator(8, 4, 4, 32),
+    "conditional": lambda im, lab: dcgan(im, cfg(d_steps_per_g_step=2), S3GANLoss(), G=SharedEmbedGenerator(8, 4, 4, 32, embed_dim=4),
                                          D=ProjectionDiscriminator(4, 4, 32), labels=lab),
-    "conditional_ema": lambda im, lab: dcgan(im, cfg(ema_decay=0.9), S3GANLoss(), G=CondGenerator(8, 4, 4, 32),
+    "conditional_ema": lambda im, lab: dcgan(im, cfg(ema_decay=0.9), S3GANLoss(), G=SharedEmbedGenerator(8, 4, 4, 32, embed_dim=4),
                                              D=ProjectionDiscriminator(4, 4, 32), labels=lab),
 }
 
