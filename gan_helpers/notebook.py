@@ -108,6 +108,7 @@ RULES: dict[str, Callable[[Any], str | None]] = {
     "lr_g": _number(0.0),
     "lr_d": _number(0.0),
     "beta1": _number(0.0, 1.0, lo_open=False, hi_open=True),
+    "ema_decay": _number(0.0, 1.0, lo_open=False, hi_open=True),
     "g_steps_per_d_step": _int(1),
     "d_steps_per_g_step": _int(1),
     "ratios": _list_of(_int(1)),

@@ -29,6 +29,7 @@ def test_collects_plain_values_only():
     ("lr", 0, "lr = 0: must be a number in \\(0"),
     ("device", "gpu", "device = 'gpu'"),
     ("augment", "colour", "augment = 'colour'"),
+    ("ema_decay", 1.0, "ema_decay = 1.0: must be a number in \\[0"),
 ])
 def test_bad_values_name_the_parameter_and_what_is_allowed(name, value, message):
     with pytest.raises(ParameterError, match=message):
