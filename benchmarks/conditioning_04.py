@@ -11,7 +11,8 @@ shapes with all their labels) every ``--every`` iterations, for G and for an exp
 * ``lr4``: 4e-4 for both;
 * ``lr4_translation``: 4e-4 and DiffAugment ``translation`` on every input of D (Zhao et al. 2020);
 * ``lr8_translation``: 8e-4 and ``translation`` (notebook 04's default);
-* further settings from the command line as JSON.
+* further settings from the command line as JSON (keys ``lr``, ``augment``, ``batch_size``, ``d_steps``,
+  ``width``, ``ema_decay``); ``--only`` trains a subset.
 
     python benchmarks/conditioning_04.py --iterations 2000 --every 500 --seeds 0
 
@@ -49,7 +50,8 @@ def one(name: str, spec: dict, seed: int, iterations: int, every: int, evaluator
 
     x, y, _, _ = data()
     torch.manual_seed(seed)
-    G, D, objective = build("conditional", 10, 32, nz=64, ngf=32, ndf=32)
+    width = spec.get("width", 32)
+    G, D, objective = build("conditional", 10, 32, nz=64, ngf=width, ndf=width)
     cfg = TrainConfig(batch_size=spec.get("batch_size", 64), lr_g=spec["lr"], lr_d=spec["lr"], betas=(0.0, 0.999),
                       d_steps_per_g_step=spec.get("d_steps", 1), augment=spec.get("augment", ""), seed=seed,
                       device="cpu", ema_decay=spec.get("ema_decay", 0.995), n_fixed=60)
@@ -77,6 +79,7 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=500)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--settings", default="", help='JSON of extra settings, e.g. \'{"lr8": {"lr": 8e-4}}\'')
+    ap.add_argument("--only", nargs="+", default=None, help="train only these settings (by name)")
     ap.add_argument("--out", default=str(Path(__file__).with_name("conditioning_04.json")))
     args = ap.parse_args()
 
@@ -85,6 +88,11 @@ def main() -> None:
     from gan_helpers.runtime import run_tasks
 
     settings = {**SETTINGS, **(json.loads(args.settings) if args.settings else {})}
+    if args.only:
+        unknown = set(args.only) - set(settings)
+        if unknown:
+            raise SystemExit(f"--only: unknown setting(s) {sorted(unknown)}; known: {sorted(settings)}")
+        settings = {k: v for k, v in settings.items() if k in args.only}
     _, _, rx, ry = data()
     evaluator = Evaluator(train_domain_classifier(rx, ry, epochs=12, width=16, seed=0), rx, ry, n_samples=500)
     t0 = time.perf_counter()
@@ -95,7 +103,8 @@ def main() -> None:
                    "conditional variant against iterations, for G and its moving average (decay in each spec, "
                    "0.995 unless given)",
            "command": f"python benchmarks/conditioning_04.py --iterations {args.iterations} --every {args.every} "
-                      f"--seeds {' '.join(map(str, args.seeds))}" + (f" --settings '{args.settings}'" if args.settings else ""),
+                      f"--seeds {' '.join(map(str, args.seeds))}" + (f" --settings '{args.settings}'" if args.settings else "")
+                      + (f" --only {' '.join(args.only)}" if args.only else "") + f" --out {Path(args.out).name}",
            "torch": torch.__version__, "wall_s": time.perf_counter() - t0, "runs": runs}
     Path(args.out).write_text(json.dumps(doc, indent=1))
 
