@@ -60,17 +60,15 @@ def one(name: str, spec: dict, seed: int, iterations: int, every: int, evaluator
     asked = torch.arange(n) % 10
 
     def evaluate(tr):
-        out, ema = {}, tr.G_ema
+        out = {}
         for tag in ("G", "ema"):
-            tr.G_ema = None if tag == "G" else ema
-            m = measure(evaluator, tr.sample(n, seed=seed), asked, full=False)
+            m = measure(evaluator, tr.sample(n, seed=seed, averaged=tag == "ema"), asked, full=False)
             out[tag] = {"fid": m["fid"], "class_accuracy": m["class_accuracy"]}
-        tr.G_ema = ema
         return out
 
     t.fit(iterations, eval_every=every, eval_fn=evaluate)
-    t.G_ema = None
-    return {"setting": name, "spec": spec, "seed": seed, "evals": t.evals, "grid": t.fixed_grid(), "train_s": t.wall_s}
+    grid = t.generate(*t.fixed_latents(), averaged=False)
+    return {"setting": name, "spec": spec, "seed": seed, "evals": t.evals, "grid": grid, "train_s": t.wall_s}
 
 
 def main() -> None:

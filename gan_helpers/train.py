@@ -331,13 +331,15 @@ class GANTrainer:
 
     # ------------------------------------------------------------------ sampling
     @torch.no_grad()
-    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 256) -> torch.Tensor:
-        """G(z, y) on the CPU in [-1, 1], in batches (from the averaged G where ``ema_decay`` > 0).
+    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 256,
+                 averaged: bool = True) -> torch.Tensor:
+        """G(z, y) on the CPU in [-1, 1], in batches (from the averaged G where ``ema_decay`` > 0, unless
+        ``averaged=False``).
 
         G stays in training mode (batch statistics), as in DCGAN-tensorflow and pytorch/examples,
         and its batch-norm running statistics are put back afterwards: sampling never changes the run.
         """
-        G = self.G if self.G_ema is None else self.G_ema
+        G = self.G_ema if averaged and self.G_ema is not None else self.G
         running = {k: v.clone() for k, v in G.state_dict().items() if "running" in k or "num_batches" in k}
         out = []
         with self._autocast():
@@ -348,14 +350,14 @@ class GANTrainer:
         return torch.cat(out)
 
     def sample(self, n: int, seed: int | None = None, y: torch.Tensor | None = None,
-               batch_size: int = 256) -> torch.Tensor:
+               batch_size: int = 256, averaged: bool = True) -> torch.Tensor:
         """``n`` images from fresh noise (its own generator: the training run is not disturbed). A
         conditional G draws the classes in turn (``arange(n) % K``) unless ``y`` is given."""
         g = torch.Generator().manual_seed(10_000 + self.iteration if seed is None else seed)
         z = torch.randn(n, self.nz, generator=g)
         if self.n_classes and y is None:
             y = torch.arange(n) % self.n_classes
-        return self.generate(z, y, batch_size)
+        return self.generate(z, y, batch_size, averaged)
 
     def fixed_latents(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The fixed noise of the sample grids; for a conditional G, the same ``n_fixed // K`` vectors

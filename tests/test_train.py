@@ -166,7 +166,9 @@ def test_ema_generator_averages_g_and_is_sampled(images):
     t.train_iteration()
     for e, b, p in zip(t.G_ema.parameters(), before, t.G.parameters()):
         assert torch.allclose(e, 0.5 * b + 0.5 * p)  # one G step: halfway between the old copy and G
-    assert not torch.equal(t.sample(4, seed=0), dcgan(images).fit(1).sample(4, seed=0))  # samples come from G_ema
+    plain = dcgan(images).fit(1).sample(4, seed=0)
+    assert not torch.equal(t.sample(4, seed=0), plain)  # samples come from G_ema
+    assert torch.equal(t.sample(4, seed=0, averaged=False), plain)  # unless asked for G itself
     assert dcgan(images).G_ema is None  # off by default
     with pytest.raises(ValueError, match="ema_decay"):
         cfg(ema_decay=1.0)
