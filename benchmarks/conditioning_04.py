@@ -11,13 +11,18 @@ shapes with all their labels) every ``--every`` iterations, for G and for an exp
 * ``lr4``: 4e-4 for both;
 * ``lr4_translation``: 4e-4 and DiffAugment ``translation`` on every input of D (Zhao et al. 2020);
 * ``lr8_translation``: 8e-4 and ``translation`` (notebook 04's default);
-* further settings from the command line as JSON (keys ``lr``, ``augment``, ``batch_size``, ``d_steps``,
-  ``width``, ``ema_decay``); ``--only`` trains a subset.
+* further settings from the command line as JSON (keys ``lr``, ``lr_g``, ``lr_d``, ``augment``, ``batch_size``,
+  ``d_steps``, ``width``, ``ndf``, ``embed_dim``, ``cond_init_std``, ``ema_decay``); ``--only`` trains a subset.
 
     python benchmarks/conditioning_04.py --iterations 2000 --every 500 --seeds 0
 
-writes ``benchmarks/conditioning_04.json`` and ``conditioning_04.png`` (each setting's class grid at the end).
+writes ``benchmarks/conditioning_04.json``, ``conditioning_04.png`` (each setting's class grid at the end) and
+``conditioning_04_speed.png`` (class accuracy against training seconds, each seed a line, the 0.8 target dashed).
 Notebook 04's defaults come from this measurement; the notebook shows the JSON.
+
+``--replot FILE.json`` redraws the accuracy-against-seconds figure of a saved JSON, also of one that merges the
+``runs`` of several invocations under ``commands`` (``conditioning_04_speed.json``: the search for a setting that
+reaches 0.8 in fewer CPU-seconds, for notebook 04's time budget).
 """
 from __future__ import annotations
 
@@ -51,8 +56,10 @@ def one(name: str, spec: dict, seed: int, iterations: int, every: int, evaluator
     x, y, _, _ = data()
     torch.manual_seed(seed)
     width = spec.get("width", 32)
-    G, D, objective = build("conditional", 10, 32, nz=64, ngf=width, ndf=width)
-    cfg = TrainConfig(batch_size=spec.get("batch_size", 64), lr_g=spec["lr"], lr_d=spec["lr"], betas=(0.0, 0.999),
+    G, D, objective = build("conditional", 10, 32, nz=64, ngf=width, ndf=spec.get("ndf", width),
+                            embed_dim=spec.get("embed_dim", 32), cond_init_std=spec.get("cond_init_std", 0.02))
+    cfg = TrainConfig(batch_size=spec.get("batch_size", 64), lr_g=spec.get("lr_g", spec["lr"]),
+                      lr_d=spec.get("lr_d", spec["lr"]), betas=(0.0, 0.999),
                       d_steps_per_g_step=spec.get("d_steps", 1), augment=spec.get("augment", ""), seed=seed,
                       device="cpu", ema_decay=spec.get("ema_decay", 0.995), n_fixed=60)
     t = GANTrainer(x, G, D, objective, cfg, labels=y)
@@ -71,6 +78,28 @@ def one(name: str, spec: dict, seed: int, iterations: int, every: int, evaluator
     return {"setting": name, "spec": spec, "seed": seed, "evals": t.evals, "grid": grid, "train_s": t.wall_s}
 
 
+def plot_speed(doc: dict, path: Path) -> None:
+    """Class accuracy of G(z, y) against training seconds: one colour per setting, one line per seed."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    names = list(dict.fromkeys(r["setting"] for r in doc["runs"]))
+    colours = dict(zip(names, sns.color_palette("tab20" if len(names) > 10 else "tab10", len(names))))
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for r in doc["runs"]:
+        xs = [e["wall_s"] for e in r["evals"]]
+        ax.plot(xs, [e["G"]["class_accuracy"] for e in r["evals"]], marker="o", ms=3, color=colours[r["setting"]],
+                ls="-" if r["seed"] == 0 else "--" if r["seed"] == 1 else ":",
+                label=f"{r['setting']} ({r['evals'][-1]['iteration']} it.), seed {r['seed']}")
+    ax.axhline(0.8, color="k", lw=0.8, ls="--")
+    ax.set(xlabel="training seconds (one core, two trainings side by side)", ylabel="class accuracy of G(z, y)",
+           title="Notebook 04's conditional GAN: how soon each setting follows its labels")
+    ax.legend(fontsize=6, ncol=2)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--iterations", type=int, default=2000)
@@ -79,7 +108,12 @@ def main() -> None:
     ap.add_argument("--settings", default="", help='JSON of extra settings, e.g. \'{"lr8": {"lr": 8e-4}}\'')
     ap.add_argument("--only", nargs="+", default=None, help="train only these settings (by name)")
     ap.add_argument("--out", default=str(Path(__file__).with_name("conditioning_04.json")))
+    ap.add_argument("--replot", default=None, help="only redraw the accuracy-against-seconds figure of this JSON")
     args = ap.parse_args()
+    if args.replot:
+        path = Path(args.replot)
+        plot_speed(json.loads(path.read_text()), path.with_name(path.stem + "_speed.png"))
+        return
 
     from gan_helpers.evaluate import Evaluator
     from gan_helpers.features import train_domain_classifier
@@ -117,6 +151,7 @@ def main() -> None:
     for ax, (k, g) in zip(axes[0], grids.items()):
         plots.show_class_rows(g, list(SHAPE_CLASSES), k, ax=ax)
     fig.savefig(Path(args.out).with_suffix(".png"), dpi=80, bbox_inches="tight")
+    plot_speed(doc, Path(args.out).with_name(Path(args.out).stem + "_speed.png"))
     for r in runs:
         e = r["evals"][-1]
         print(f"{r['setting']:24s} seed {r['seed']}: G acc {e['G']['class_accuracy']:.2f} FID {e['G']['fid']:.1f} | "

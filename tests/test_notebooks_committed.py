@@ -7,7 +7,8 @@ import pytest
 
 from gan_helpers.tools.normalize import NOTEBOOK_METADATA
 
-NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+ROOT = Path(__file__).parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 WIDGET_CALLS = ("grid_browser(", "threshold_browser(", "threshold_explorer(", "_browser(")
 
 
@@ -71,3 +72,17 @@ def test_results_contract_in_the_package_notebooks(nb):
     path, book = nb
     src = "\n".join(c.source for c in book.cells if c.cell_type == "code")
     assert "write_results(" in src and "save_samples(" in src and "nb.setup(" in src
+
+
+@pytest.mark.parametrize("preset", sorted((ROOT / "configs").glob("*/*.yaml")), ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_presets_name_only_parameters_of_their_notebook(preset):
+    """A preset ``configs/<kind>/NN.yaml`` sets only names that notebook NN's parameters cell assigns (a typo
+    would otherwise be ignored by papermill and the full default run)."""
+    import yaml
+
+    from gan_helpers.tools.nbexec import parameter_names
+
+    (notebook,) = (ROOT / "notebooks").glob(f"{preset.stem}_*.ipynb")
+    values = yaml.safe_load(preset.read_text())
+    assert isinstance(values, dict) and values
+    assert set(values) <= parameter_names(notebook), set(values) - parameter_names(notebook)

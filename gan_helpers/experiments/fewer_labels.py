@@ -119,14 +119,14 @@ def variant_labels(variant: str, true_labels: torch.Tensor, labelled: np.ndarray
 
 
 def build(variant: str, n_classes: int, image_size: int, nz: int, ngf: int, ndf: int, loss: str = "hinge",
-          embed_dim: int = 32):
+          embed_dim: int = 32, cond_init_std: float = 0.02):
     """``(G, D, objective)`` of a variant. G reads the class through a shared embedding of ``embed_dim`` that,
     with its chunk of z, sets every batch norm's scale and shift (BigGAN); the unconditional G reads its z chunks
     only. D is the projection discriminator with the variant's heads."""
     k = 0 if variant == "unconditional" else n_classes
     s3 = variant.startswith("s3gan")
     rotation = variant == "s3gan"
-    G = SharedEmbedGenerator(nz, ngf, k, image_size, embed_dim)
+    G = SharedEmbedGenerator(nz, ngf, k, image_size, embed_dim, cond_init_std=cond_init_std)
     D = ProjectionDiscriminator(ndf, k, image_size, rotation_head=rotation, class_head=s3)
     return G, D, S3GANLoss(loss=loss, predictor=s3, rotation=rotation)
 
