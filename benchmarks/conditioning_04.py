@@ -21,7 +21,7 @@ writes ``benchmarks/conditioning_04.json``, ``conditioning_04.png`` (each settin
 Notebook 04's defaults come from this measurement; the notebook shows the JSON.
 
 ``--replot FILE.json`` redraws the accuracy-against-seconds figure of a saved JSON, also of one that merges the
-``runs`` of several invocations under ``commands`` (``conditioning_04_speed.json``: the search for a setting that
+``runs`` of several invocations under ``commands`` (``conditioning_04_search.json``: the search for a setting that
 reaches 0.8 in fewer CPU-seconds, for notebook 04's time budget).
 """
 from __future__ import annotations
