@@ -187,3 +187,64 @@ def spread(values: Sequence[float]) -> dict[str, float]:
     v = np.asarray(values, float)
     return {"mean": float(v.mean()), "std": float(v.std(ddof=1)) if len(v) > 1 else 0.0,
             "min": float(v.min()), "max": float(v.max())}
+
+
+# ---------------------------------------------------------------------------------------------
+# Controls: each metric that decides a verdict, on cases whose answer is known
+# ---------------------------------------------------------------------------------------------
+
+def pixel_noise(images: torch.Tensor, std: float, seed: int = 0) -> torch.Tensor:
+    """``images`` with Gaussian pixel noise of standard deviation ``std`` (in [-1, 1] units), clamped."""
+    g = torch.Generator().manual_seed(seed)
+    return (images + std * torch.randn(images.shape, generator=g)).clamp(-1, 1)
+
+
+def collapsed_copies(images: torch.Tensor, n_modes: int, n: int | None = None, jitter: float = 0.02,
+                     seed: int = 0) -> torch.Tensor:
+    """A generator that collapsed onto ``n_modes`` images: the first ``n_modes`` of ``images`` repeated to ``n``
+    samples (default: as many as ``images``), each copy with faint pixel noise so no two are identical."""
+    n = len(images) if n is None else n
+    idx = torch.arange(n) % n_modes
+    return pixel_noise(images[:n_modes][idx], jitter, seed)
+
+
+def fid_control(evaluator: Evaluator, real_draw: torch.Tensor, factor: float = 2.0,
+                noise_std: Sequence[float] = (0.1, 0.2, 0.4)):
+    """FID on known answers: a second real draw (negative: nothing lost) against the same images with pixel noise
+    of growing strength (positive: a known, growing loss). Passes when FID rises with every step of noise and the
+    weakest noise is already above the real draw's FID by more than ``factor`` x the larger bootstrap noise."""
+    from .claims import Control
+
+    neg = evaluator.full(real_draw, neighbours=False)
+    pos = [evaluator.full(pixel_noise(real_draw, s), neighbours=False) for s in noise_std]
+    fids = [p["fid"] for p in pos]
+    rising = all(a < b for a, b in zip(fids, fids[1:]))
+    passed = rising and fids[0] - neg["fid"] > factor * max(neg["fid_noise"], pos[0]["fid_noise"])
+    return Control("fid", "FID against the reference", f"real images with pixel noise sd {list(noise_std)}",
+                   "a second real draw", [round(f, 3) for f in fids], neg["fid"], bool(passed),
+                   f"noisier is worse at every step, and sd {noise_std[0]} beyond {factor:g}x noise of the real draw")
+
+
+def collapse_control(evaluator: Evaluator, real_draw: torch.Tensor, threshold: float, n_modes: int = 8):
+    """The near-duplicate rate on known answers: a generator collapsed onto ``n_modes`` images (positive) and a
+    real draw (negative). Passes when the collapsed set is above ``threshold`` and the real draw is not."""
+    from .claims import Control
+    from .metrics import near_duplicate_rate
+
+    f_real = evaluator.ref_features
+    pos = near_duplicate_rate(f_real, evaluator.features(collapsed_copies(real_draw, n_modes)))
+    neg = near_duplicate_rate(f_real, evaluator.features(real_draw))
+    return Control("near_duplicate_rate", "share of samples with a near-identical twin",
+                   f"{n_modes} real images repeated (faint noise)", "a real draw", pos, neg,
+                   bool(pos > threshold >= neg), f"collapsed > {threshold:g} >= real")
+
+
+@torch.no_grad()
+def untrained_samples(G: torch.nn.Module, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` samples of a generator as it is (e.g. as initialised, the learned-check's anchor), from fresh noise
+    of ``seed``, in batch-statistics mode as the trainer samples; its running statistics are left as they were."""
+    running = {k: v.clone() for k, v in G.state_dict().items() if "running" in k or "num_batches" in k}
+    z = torch.randn(n, G.nz, generator=torch.Generator().manual_seed(seed))
+    out = torch.cat([G(z[i:i + 256]).float() for i in range(0, n, 256)])
+    G.load_state_dict(running, strict=False)
+    return out

@@ -1,8 +1,8 @@
 """The results contract every notebook follows: ``output_dir/results.json``.
 
-It holds ``parameters``, ``runtime_s``, ``claims`` (each ``{claim, source, verdict, evidence}``)
-and the notebook's own keys. A verdict is computed from the run's numbers by the notebook,
-through :func:`verdict`, never typed in.
+It holds ``parameters``, ``runtime_s``, ``claims`` (each ``{key, claim, source, verdict, evidence}``, as
+:func:`gan_helpers.claims.judge` returns them) and the notebook's own keys. A verdict is computed from
+the run's numbers by the claims engine, never typed in.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-VERDICTS = ("holds", "does not hold", "partly", "inconclusive")
+from .claims import VERDICTS
 
 
 def verdict(holds: bool | None, partly: bool = False) -> str:
@@ -63,8 +63,9 @@ def write_results(output_dir: str | Path, parameters: dict[str, Any], runtime_s:
                   claims: list[dict[str, Any]], **extra: Any) -> Path:
     """Validate and write ``output_dir/results.json``; returns its path."""
     for c in claims:
-        if set(c) != {"claim", "source", "verdict", "evidence"} or c["verdict"] not in VERDICTS:
-            raise ValueError(f"malformed claim: {c!r}; build claims with gan_helpers.results.claim")
+        if not {"claim", "source", "verdict", "evidence"} <= set(c) <= {"key", "claim", "source", "verdict", "evidence"} \
+                or c["verdict"] not in VERDICTS:
+            raise ValueError(f"malformed claim: {c!r}; judge claims with gan_helpers.claims.judge")
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
     doc = {"parameters": parameters, "runtime_s": runtime_s, "claims": claims, **extra}

@@ -153,6 +153,31 @@ def coat_analysis(images: torch.Tensor, between: tuple[float, float] = (0.25, 0.
             "coats_covered": int((hist >= 0.05).sum())}
 
 
+def coat_of(images: torch.Tensor) -> np.ndarray:
+    """The coat each image reads as (index into :data:`COAT_COLOURS`, nearest mean colour of the central patch)."""
+    rgb = central_patch_colour(images).numpy()
+    means = np.array(list(COAT_COLOURS.values()), float)
+    return np.argmin(((rgb[:, None, :] - means[None]) ** 2).sum(-1), axis=1)
+
+
+def blend_coats(images: torch.Tensor) -> torch.Tensor:
+    """Control for the grey-white caveat: each grey mouse averaged pixel by pixel with a white one, i.e. mice whose
+    coat lies half way between grey and white (what a generator that mixes the two coats would draw)."""
+    names = list(COAT_COLOURS)
+    coat = coat_of(images)
+    grey, white = images[coat == names.index("grey")], images[coat == names.index("white")]
+    n = min(len(grey), len(white))
+    if n == 0:
+        raise ValueError("blend_coats needs grey and white mice among the images")
+    return (grey[:n] + white[:n]) / 2
+
+
+def only_coat(images: torch.Tensor) -> torch.Tensor:
+    """Control for coat coverage: only the mice of the most common coat (a generator that dropped the others)."""
+    coat = coat_of(images)
+    return images[torch.as_tensor(coat == np.bincount(coat).argmax())]
+
+
 def mouse_attribute_labels(s: ImageSet) -> dict[str, torch.Tensor]:
     """Labels a feature network learns on the built-in mice: coat, background kind, and binned
     rotation and scale (so its features see shape and pose, not only colour)."""
