@@ -424,6 +424,7 @@ class Claim:
     test: Test | None = None
     settings: dict[str, Test] | None = None
     note: str = ""
+    requires: tuple[str, ...] = ()  # arms that must have learned in a seed for it to be testable (beyond the test's own)
 
     def __post_init__(self):
         if (self.test is None) == (self.settings is None):
@@ -442,10 +443,11 @@ class Claim:
         return tuple(dict.fromkeys(t for s in self.tests.values() for t in s.thresholds))
 
 
-def _judge_setting(test: Test, records: Mapping[int, Mapping]) -> tuple[str, dict]:
+def _judge_setting(test: Test, records: Mapping[int, Mapping], requires: Sequence[str] = ()) -> tuple[str, dict]:
     per, ev, missing = {}, {}, {}
     for s, rec in records.items():
         try:
+            require_learned(rec, requires)
             o = test.judge(rec)
         except NotTestable as e:
             o = Outcome(None, {}, str(e))
@@ -474,12 +476,12 @@ def judge(claims: Sequence[Claim], records: Mapping[int, Mapping], controls: Seq
             verdict = "not testable here"
             ev["not_testable"] = {m: f"the metric failed its control ({failed[m].what})" for m in bad}
         elif c.settings is None:
-            verdict, e = _judge_setting(c.test, records)
+            verdict, e = _judge_setting(c.test, records, c.requires)
             ev.update(e)
         else:
             vs = {}
             for label, t in c.settings.items():
-                vs[label], ev[label] = _judge_setting(t, records)
+                vs[label], ev[label] = _judge_setting(t, records, c.requires)
                 ev[label] = {"verdict": vs[label], **ev[label]}
             verdict = combine_settings(vs)
             ev["per_setting"] = vs

@@ -240,9 +240,15 @@ def collapse_control(evaluator: Evaluator, real_draw: torch.Tensor, threshold: f
 
 
 @torch.no_grad()
-def untrained_samples(G: torch.nn.Module, n: int, seed: int = 0) -> torch.Tensor:
-    """``n`` samples of a generator as it is (e.g. as initialised, the learned-check's anchor), from fresh noise
-    of ``seed``, in batch-statistics mode as the trainer samples; its running statistics are left as they were."""
+def untrained_samples(G, n: int, seed: int = 0) -> torch.Tensor:
+    """``n`` samples of a generator as initialised (the learned-check's anchor), from noise of ``seed``, in
+    batch-statistics mode as the trainer samples. ``G``: a module (its running statistics are left as they were)
+    or a function that builds one, called with the global RNG seeded by ``seed`` (and restored afterwards), so
+    the same seed gives the same untrained generator."""
+    if not isinstance(G, torch.nn.Module):
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            G = G()
     running = {k: v.clone() for k, v in G.state_dict().items() if "running" in k or "num_batches" in k}
     z = torch.randn(n, G.nz, generator=torch.Generator().manual_seed(seed))
     out = torch.cat([G(z[i:i + 256]).float() for i in range(0, n, 256)])

@@ -6,10 +6,13 @@ from the high tail, duplicates its windowed de-duplication had missed (:mod:`gan
 retrained. Its last paragraph wonders whether the discriminator could adjust the composition of the data
 *during* training: the ``weighted`` arm does that (:func:`sampling_weights`).
 
-Per seed, :func:`train_seed` trains the first GAN on every image ("before"), scores the images with its
-D, decides what to remove, and retrains on the kept images for as many iterations ("after");
-:func:`train_weighted` trains on every image while the current D re-weights the draws ("weighted").
-:func:`filtering_claims` judges the document's claims on every seed (:mod:`gan_helpers.evaluate`).
+Per seed, :func:`train_before` trains the first GAN on every image ("before") and scores the images with
+its D; two filters decide what to remove (:data:`FILTERS`: the document's own, D's low and high tails,
+"after_doc"; and D's low tail with a global hash search, "after_hash"), and :func:`train_after` retrains on
+each kept set for as many iterations. :func:`train_weighted` trains on every image while the current D
+re-weights the draws ("weighted"). :func:`records` flattens every seed's numbers, :func:`declare_claims`
+states the claims with their thresholds (:data:`THRESHOLDS`), :func:`controls` checks each metric they read on
+known answers, and :func:`gan_helpers.claims.judge` gives the verdicts.
 """
 from __future__ import annotations
 
@@ -18,15 +21,15 @@ import torch
 
 from ..datasets import load_dataset
 from ..dedup import (auroc, decide, duplicate_precision_recall, nearest_group_share, outlier_precision_recall)
-from ..evaluate import Evaluator, better_verdict, combine_verdicts, compare_over_seeds
+from ..claims import NOISE_FACTOR, AllOf, Claim, Compare, Control, Property, Rule, Threshold, declare
+from ..evaluate import Evaluator
 from ..images import ImageSet
-from ..results import claim, verdict
 from ..runtime import call, run_tasks
 from ..scores import discriminator_scores, score_summary, thresholds_from_z
 from ..train import GANTrainer, TrainConfig
 
 SOURCE = "Emote GAN write-up, section 5.5"
-ARMS = ("before", "after", "weighted")
+ARMS = ("before", "after_doc", "after_hash", "weighted")
 
 
 def ids_from_paths(paths) -> np.ndarray:
@@ -80,6 +83,7 @@ def sampling_weights(logits: np.ndarray, groups: np.ndarray, low_z: float, sharp
 
 def _gan(images: torch.Tensor, seed: int, model: dict, train: dict) -> GANTrainer:
     """The DCGAN pair (``model``: nz, ngf, ndf), initialised from ``seed``, in the one loop."""
+    train = dict(train)
     return GANTrainer(images, config=TrainConfig(seed=seed, sample_at=tuple(train.pop("sample_at", ())), **train), **model)
 
 
@@ -94,21 +98,21 @@ def _record(t: GANTrainer, evaluator: Evaluator, train_features: np.ndarray, gro
             "history": {k: h[k] for k in ("d_loss", "g_loss", "d_x", "d_g_z")}}
 
 
-def train_seed(seed: int, images: torch.Tensor, ids: np.ndarray, groups: dict, evaluator: Evaluator,
-               train_features: np.ndarray, iterations: int, model: dict, train: dict, eval_every: int,
-               low_z: float, high_z: float, dedup: str) -> dict:
-    """The document's procedure under one seed: train, score, decide, retrain on the kept images."""
-    late = max(1, iterations // 10)
-    before = _gan(images, seed, model, dict(train)).fit(iterations, eval_every=eval_every, eval_fn=evaluator)
+def train_before(seed: int, images: torch.Tensor, groups: dict, evaluator: Evaluator, train_features: np.ndarray,
+                 iterations: int, model: dict, train: dict, eval_every: int, low_z: float, high_z: float) -> dict:
+    """The document's first GAN under one seed, and its discriminator's score of every training image."""
+    before = _gan(images, seed, model, train).fit(iterations, eval_every=eval_every, eval_fn=evaluator)
     scored = discriminator_scores(before.D, images)
     low, high = thresholds_from_z(scored["logit"], low_z, high_z)
-    reasons = decide(scored["score"], ids, low, high, groups["global"], groups["window"], dedup)
-    keep = np.nonzero(reasons == "")[0]
-    after = _gan(images[keep], seed, model, dict(train)).fit(iterations, eval_every=eval_every, eval_fn=evaluator)
     return {"seed": seed, "score": scored["score"], "logit": scored["logit"], "low": low, "high": high,
-            "reasons": reasons, "kept": keep,
-            "before": _record(before, evaluator, train_features, groups["global"], seed, late),
-            "after": _record(after, evaluator, train_features, groups["global"], seed, late)}
+            "before": _record(before, evaluator, train_features, groups["global"], seed, max(1, iterations // 10))}
+
+
+def train_after(seed: int, images: torch.Tensor, keep: np.ndarray, groups: dict, evaluator: Evaluator,
+                train_features: np.ndarray, iterations: int, model: dict, train: dict, eval_every: int) -> dict:
+    """A GAN retrained from ``seed`` on the kept images, for as many iterations as the first."""
+    t = _gan(images[keep], seed, model, train).fit(iterations, eval_every=eval_every, eval_fn=evaluator)
+    return _record(t, evaluator, train_features, groups["global"], seed, max(1, iterations // 10))
 
 
 def train_weighted(seed: int, images: torch.Tensor, groups: dict, evaluator: Evaluator, train_features: np.ndarray,
@@ -116,7 +120,7 @@ def train_weighted(seed: int, images: torch.Tensor, groups: dict, evaluator: Eva
                    reweight_from: int) -> dict:
     """Beyond the document: train on every image, and from ``reweight_from`` on, every ``reweight_every``
     iterations, re-weight the draws with the current D (:func:`sampling_weights`)."""
-    t = _gan(images, seed, model, dict(train))
+    t = _gan(images, seed, model, train)
     history = []
 
     def reweight(tr: GANTrainer) -> None:
@@ -131,16 +135,36 @@ def train_weighted(seed: int, images: torch.Tensor, groups: dict, evaluator: Eva
     return rec
 
 
+FILTERS = {"after_doc": "score", "after_hash": "global"}
+"""The two retraining arms and how each finds duplicates (:func:`gan_helpers.dedup.decide`): the document's own
+filter removes D's low tail and D's high tail; the hash filter removes D's low tail and the copies a global
+perceptual-hash search finds (the earliest copy of each group kept)."""
+
+
 def run(images, ids, groups, evaluator, train_features, seeds, iterations, model, train, eval_every, low_z, high_z,
-        dedup, reweight_every, reweight_from, workers=None, progress=False) -> dict[int, dict]:
-    """Every seed's three arms, spread over worker processes: ``{seed: {"before", "after", "weighted", ...}}``."""
+        reweight_every, reweight_from, workers=None, progress=False) -> dict[int, dict]:
+    """Every seed's four arms in two rounds of worker processes: the first GAN and the re-weighted GAN, then
+    (once the first GAN's D has scored the images) the two retrained GANs.
+    ``{seed: {"score", "logit", "low", "high", "reasons": {arm: ...}, "kept": {arm: ...}, "before", "after_doc",
+    "after_hash", "weighted"}}``."""
     common = (evaluator, train_features, iterations, model, train, eval_every)
-    tasks = [(train_seed, (s, images, ids, groups, *common, low_z, high_z, dedup)) for s in seeds] + \
+    tasks = [(train_before, (s, images, groups, *common, low_z, high_z)) for s in seeds] + \
             [(train_weighted, (s, images, groups, *common, low_z, reweight_every, reweight_from)) for s in seeds]
-    out = run_tasks(call, tasks, workers, cost=[2.0] * len(seeds) + [1.1] * len(seeds), progress=progress)
+    out = run_tasks(call, tasks, workers, cost=[1.05] * len(seeds) + [1.1] * len(seeds), progress=progress,
+                    desc="first and re-weighted GANs")
     runs = {r["seed"]: r for r in out[:len(seeds)]}
-    for r in out[len(seeds):]:
-        runs[r["seed"]]["weighted"] = r
+    for s, r in zip(seeds, out[len(seeds):]):
+        runs[s]["weighted"] = r
+    for s in seeds:
+        r = runs[s]
+        r["reasons"] = {a: decide(r["score"], ids, r["low"], r["high"], groups["global"], groups["window"], how)
+                        for a, how in FILTERS.items()}
+        r["kept"] = {a: np.nonzero(reason == "")[0] for a, reason in r["reasons"].items()}
+    which = [(s, a) for s in seeds for a in FILTERS]
+    out = run_tasks(call, [(train_after, (s, images, runs[s]["kept"][a], groups, *common)) for s, a in which],
+                    workers, progress=progress, desc="retrained GANs")
+    for (s, a), rec in zip(which, out):
+        runs[s][a] = rec
     return runs
 
 
@@ -163,81 +187,214 @@ def tails(scores: np.ndarray, low: float, high: float, defect: np.ndarray, dup_g
     return low_tail, high_tail
 
 
-def filtering_claims(runs: dict[int, dict], truth: dict | None, windowed: dict, qq_min: float = 0.97,
-                     weak_max: float = 25.0, won_below: float = 0.05) -> list[dict]:
-    """The document's claims (and the weighted arm's), each judged on every seed.
+# ---------------------------------------------------------------------------------------------
+# Thresholds, records, controls and the claims (judged by gan_helpers.claims)
+# ---------------------------------------------------------------------------------------------
 
-    ``truth``: ``{"defect", "dup_group"}`` arrays or None (a folder without ground truth); ``windowed``:
-    what the windowed and global hash searches found. Below ``won_below`` a seed's D has won outright
-    (late D(G(z))): its score distribution says nothing of the document's balanced D (claim 1 is then
-    inconclusive in that seed)."""
-    seeds = sorted(runs)
-    claims = []
-    per = {s: score_summary(runs[s]["score"]) for s in seeds}
-    won = {s: runs[s]["before"]["d_g_z_late"] < won_below for s in seeds}
-    v1 = {s: "inconclusive" if won[s] else verdict(per[s]["qq_r"] >= qq_min and 0 < per[s]["mean"] <= weak_max,
-                                                   partly=per[s]["qq_r"] >= qq_min or 0 < per[s]["mean"] <= weak_max)
-          for s in seeds}
-    claims.append(claim("The training emotes' scores are roughly normal, with tails both ways and a weakly positive mean",
-                        SOURCE, combine_verdicts(list(v1.values())),
-                        {"per_seed": v1, **{k: [per[s][k] for s in seeds] for k in ("mean", "sd", "skewness", "qq_r")},
-                         "d_x_late": [runs[s]["before"]["d_x_late"] for s in seeds],
-                         "d_g_z_late": [runs[s]["before"]["d_g_z_late"] for s in seeds],
-                         "rule": f"normal: Q-Q r >= {qq_min}; weakly positive: 0 < mean <= {weak_max}; "
-                                 f"inconclusive in a seed whose D has won (late D(G(z)) < {won_below})"}))
-    if truth is not None:
-        t = {s: tails(runs[s]["score"], runs[s]["low"], runs[s]["high"], truth["defect"], truth["dup_group"]) for s in seeds}
-        v2 = {s: verdict((t[s][0]["auroc"] or 0) >= 0.8 and (t[s][0]["precision"] or 0) >= 0.5,
-                         partly=(t[s][0]["auroc"] or 0) >= 0.65) for s in seeds}
-        claims.append(claim("Emotes scored very low are the defects (simplified, rotated, no clear face, missed text)",
-                            SOURCE, combine_verdicts(list(v2.values())),
-                            {"per_seed": v2, "low_tail": {s: t[s][0] for s in seeds},
-                             "rule": "AUROC >= 0.8 and precision >= 0.5 below the low threshold; partly: AUROC >= 0.65"}))
-        v3 = {s: verdict((t[s][1]["dup_share_in_tail"] or 0) > 0.5,
-                         partly=(t[s][1]["dup_share_in_tail"] or 0) >= 2 * t[s][1]["dup_share_overall"]) for s in seeds}
-        claims.append(claim("The very high-scored emotes are dominated by duplicates", SOURCE,
-                            combine_verdicts(list(v3.values())),
-                            {"per_seed": v3, "high_tail": {s: t[s][1] for s in seeds},
-                             "rule": "duplicates are more than half of the high tail; partly: twice their share overall"}))
-    rec_w, rec_g = windowed.get("window_recall"), windowed.get("global_recall")
-    holds = windowed["far_apart_matches"] > 0 and (rec_g - rec_w >= 0.1 if rec_w is not None else
-                                                   windowed["global_flagged"] > windowed["window_flagged"])
-    claims.append(claim(f"The windowed de-duplication ({windowed['window']} ids) misses duplicates uploaded far apart",
-                        SOURCE, verdict(holds, partly=windowed["global_flagged"] > windowed["window_flagged"]),
-                        {**windowed, "note": "perceptual hashes: the same under every seed"}))
+THRESHOLDS = declare(
+    Threshold("learned_fid_ratio", 0.5, "a GAN has learned when its FID is at most half the FID of the same "
+              "generator untrained (measured in this run): half the way to the data"),
+    Threshold("d_won_below", 0.05, "a discriminator has won outright when its mean D(G(z)) over the last tenth of "
+              "training is below 0.05: it rejects every fake, and its scores of real images say nothing of the "
+              "document's balanced discriminator (whose scores had a weakly positive mean)"),
+    Threshold("qq_min", 0.97, "'roughly normal': the normal Q-Q correlation of the scores is at least 0.97 (a normal "
+              "sample of this size gives about 0.999, an exponential one about 0.90: the control)",
+              "Filliben 1975, the probability-plot correlation coefficient"),
+    Threshold("weak_mean_max", 25.0, "'weakly positive': a mean score above 0 and at most 25 on the -100..100 scale, "
+              "a quarter of the way to 'certainly real'"),
+    Threshold("auroc_good", 0.8, "the low tail 'generally' holds defects: AUROC of the negated score for 'is a "
+              "defect' at least 0.8, the conventional 'excellent' discrimination", "Hosmer & Lemeshow 2000, ch. 5"),
+    Threshold("auroc_some", 0.65, "partly: AUROC at least 0.65, clearly above chance (0.5; a shuffled score: the "
+              "control)"),
+    Threshold("precision_majority", 0.5, "'generally': at least half of what falls below the low threshold is a defect"),
+    Threshold("dominated_share", 0.5, "'dominated by duplicates': duplicates are a majority of the high tail"),
+    Threshold("enrichment", 2.0, "partly: duplicates make at least twice their share of the whole set in the high "
+              "tail, beyond noise_factor x the tail's binomial noise"),
+    Threshold("recall_gap", 0.1, "the windowed search 'misses' duplicates when its recall is at least 10 points "
+              "below the global search's"),
+    Threshold("overweight_factor", 3.0, "'over-weighted': the duplicated emotes draw at least 3x the share of "
+              "samples that weighting every distinct emote equally would give them (the data itself gives them about "
+              "20x: the control)"),
+)
+T = THRESHOLDS
 
-    def fid_claim(text, a, b, source):
-        qa = [runs[s][a]["quality"] for s in seeds]
-        qb = [runs[s][b]["quality"] for s in seeds]
-        out = compare_over_seeds([q["fid"] for q in qa], [q["fid"] for q in qb],
-                                 [q["fid_noise"] for q in qa], [q["fid_noise"] for q in qb])
-        return claim(text, source, better_verdict(out),
-                     {f"fid_{a}": [q["fid"] for q in qa], f"fid_{b}": [q["fid"] for q in qb],
-                      f"kid_{a}": [q["kid"] for q in qa], f"kid_{b}": [q["kid"] for q in qb],
-                      "fid_noise": [max(x["fid_noise"], y["fid_noise"]) for x, y in zip(qa, qb)], "per_seed": out})
 
-    claims.append(fid_claim("Retraining on the filtered set gives a better GAN (same iterations)", "after", "before", SOURCE))
-    if truth is not None:
-        share = {s: {a: runs[s][a]["quality"]["sample_share"] for a in ARMS} for s in seeds}
-        uniform = runs[seeds[0]]["before"]["quality"]["uniform_share"]
-        over = [share[s]["before"] >= 3 * uniform for s in seeds]
-        undone = [share[s]["after"] < share[s]["before"] for s in seeds]
-        v6 = combine_verdicts([verdict(o and u, partly=o) for o, u in zip(over, undone)])
-        claims.append(claim("The duplicates make the GAN over-weight those emotes in its samples (and filtering undoes it)",
-                            SOURCE, v6, {"sample_share": share, "uniform_share": uniform,
-                                         "rule": "before: at least 3x the share of duplicated emotes among distinct ones"}))
-    claims.append(fid_claim("(Beyond the document) Re-weighting the draws with the current discriminator during training "
-                            "gives a better GAN than uniform draws", "weighted", "before", "the document's last paragraph"))
-    claims.append(fid_claim("(Beyond the document) ... and a better one than filtering once and retraining",
-                            "weighted", "after", "the document's last paragraph"))
+def learned(q: dict, untrained_fid: float) -> bool:
+    return q["fid"] <= float(T["learned_fid_ratio"]) * untrained_fid
+
+
+def records(runs: dict[int, dict], truth: dict | None, windowed: dict, untrained_fid: float) -> dict[int, dict]:
+    """``records[seed]``: every arm's FID (with its noise), sample share of duplicated emotes (with its binomial
+    noise), learned flag and late D(G(z)); the score shape, the two tails against the ground truth and the
+    de-duplication numbers at the seed's level."""
+    from ..claims import binomial_noise
+
+    out = {}
+    for s, r in runs.items():
+        rec: dict = {}
+        for a in ARMS:
+            q = r[a]["quality"]
+            rec[a] = {"fid": q["fid"], "fid_noise": q["fid_noise"], "learned": learned(q, untrained_fid),
+                      "d_g_z_late": r[a]["d_g_z_late"]}
+            if "sample_share" in q:
+                n = max(1, len(r[a]["samples"]))
+                rec[a].update(sample_share=q["sample_share"], sample_share_noise=binomial_noise(q["sample_share"], n),
+                              overweight=q["sample_share"] / max(q["uniform_share"], 1e-12))
+        summ = score_summary(r["score"])
+        rec.update(qq_r=summ["qq_r"], score_mean=summ["mean"], **{k: v for k, v in windowed.items()})
+        if truth is not None:
+            lo, hi = tails(r["score"], r["low"], r["high"], truth["defect"], truth["dup_group"])
+            rec.update(low_auroc=lo["auroc"], low_precision=lo["precision"], high_dup_share=hi["dup_share_in_tail"],
+                       dup_base_rate=hi["dup_share_overall"], high_tail_n=hi["n_in_tail"])
+        out[s] = rec
+    return out
+
+
+def _shape_rule(rec, won, qq, weak):
+    if rec["before"]["d_g_z_late"] < float(won):
+        return None, {"why": f"the first discriminator had won (late D(G(z)) {rec['before']['d_g_z_late']:.3f})"}
+    normal, weak_pos = rec["qq_r"] >= float(qq), 0 < rec["score_mean"] <= float(weak)
+    v = 1.0 if normal and weak_pos else 0.5 if normal or weak_pos else -1.0
+    return v, {"qq_r": rec["qq_r"], "mean": rec["score_mean"], "normal": normal, "weakly_positive": weak_pos}
+
+
+def _high_tail_rule(rec, dominated, enrich, factor):
+    from ..claims import binomial_noise
+
+    share, base, n = rec["high_dup_share"], rec["dup_base_rate"], rec["high_tail_n"]
+    if share is None:
+        return None, {"why": "nothing scored above the high threshold"}
+    noise = binomial_noise(share, n)
+    enriched = share >= float(enrich) * base and share - float(factor) * noise > base
+    v = 1.0 if share > float(dominated) else 0.5 if enriched else -1.0
+    return v, {"dup_share_in_tail": share, "base_rate": base, "tail_size": n, "noise": noise, "enriched": enriched}
+
+
+def _window_rule(rec, gap):
+    w, g = rec.get("window_recall"), rec.get("global_recall")
+    misses = rec["far_apart_matches"] > 0 and (g - w >= float(gap) if w is not None else
+                                              rec["global_flagged"] > rec["window_flagged"])
+    v = 1.0 if misses else 0.5 if rec["global_flagged"] > rec["window_flagged"] else -1.0
+    return v, {k: rec.get(k) for k in ("window_recall", "global_recall", "far_apart_matches", "window_flagged",
+                                       "global_flagged")}
+
+
+def declare_claims(truth: bool) -> list[Claim]:
+    """The document's claims (and the re-weighting ones beyond it) as declarations."""
+    fid = lambda a, b: Compare("fid", a, b)
+    claims = [Claim("score_shape", "The training emotes' scores are roughly normal, with tails both ways and a weakly "
+                    "positive mean", SOURCE,
+                    Rule(_shape_rule, "Q-Q r >= qq_min AND 0 < mean <= weak_mean_max (one of the two: partly); not "
+                         "testable in a seed whose first GAN had not learned or whose D had won (late D(G(z)) < "
+                         "d_won_below)", uses=(T["d_won_below"], T["qq_min"], T["weak_mean_max"]), reads=("qq_r",)),
+                    requires=("before",))]
+    if truth:
+        claims += [
+            Claim("low_tail_defects", "Emotes scored very low are the defects (simplified, rotated, no clear face, "
+                  "missed text)", SOURCE,
+                  AllOf((Property("low_auroc", None, T["auroc_good"], partly=T["auroc_some"]),
+                         Property("low_precision", None, T["precision_majority"])), partial=True), requires=("before",)),
+            Claim("high_tail_duplicates", "The very high-scored emotes are dominated by duplicates", SOURCE,
+                  Rule(_high_tail_rule, "duplicate share of the high tail > dominated_share (supports); at least "
+                       "enrichment x the base rate and beyond noise_factor x its binomial noise (partly); else refutes",
+                       uses=(T["dominated_share"], T["enrichment"], NOISE_FACTOR), reads=("high_dup_share",)),
+                  requires=("before",))]
+    claims.append(Claim("window_misses", "The windowed de-duplication (1,000 ids) misses duplicates uploaded far apart",
+                        SOURCE, Rule(_window_rule, "far-apart matches exist and the global search's recall exceeds the "
+                                     "window's by recall_gap (without ground truth: it flags more); flags more only: "
+                                     "partly", uses=(T["recall_gap"],)),
+                        note="perceptual hashes: the same under every seed"))
+    claims.append(Claim("retrain_better", "Retraining on the filtered set gives a better GAN (same iterations)", SOURCE,
+                        settings={"the document's filter (D's two tails)": fid("after_doc", "before"),
+                                  "D's low tail + a global hash search": fid("after_hash", "before")}))
+    if truth:
+        claims.append(Claim("duplicates_overweighted", "The duplicates make the GAN over-weight those emotes in its "
+                            "samples", SOURCE, Property("overweight", "before", T["overweight_factor"]),
+                            note="the sample share's binomial noise is in the records"))
+        claims.append(Claim("filtering_undoes_overweight", "Filtering undoes the over-weighting (fewer samples land on "
+                            "the duplicated emotes)", SOURCE,
+                            settings={"the document's filter": Compare("sample_share", "after_doc", "before"),
+                                      "the hash filter": Compare("sample_share", "after_hash", "before")}))
+    claims.append(Claim("weighted_vs_uniform", "(Beyond the document) Re-weighting the draws with the current "
+                        "discriminator during training gives a better GAN than uniform draws",
+                        "the document's last paragraph", fid("weighted", "before")))
+    claims.append(Claim("weighted_vs_filter", "(Beyond the document) ... and a better one than filtering once and "
+                        "retraining", "the document's last paragraph",
+                        settings={"the document's filter": fid("weighted", "after_doc"),
+                                  "the hash filter": fid("weighted", "after_hash")}))
     return claims
 
 
-def manifest_decisions(runs: dict[int, dict]) -> tuple[np.ndarray, np.ndarray]:
-    """Majority decision over the seeds: ``(reason per image, how many seeds removed it)``; an image is
-    removed when more than half the seeds remove it, for the reason most of them gave."""
+def filtering_claims(runs: dict[int, dict], truth: dict | None, windowed: dict, untrained_fid: float,
+                     controls: list[Control] = (), smoke: bool = False) -> tuple[list[Claim], list[dict]]:
+    """``(declared, judged)``: the claims and their verdicts from every seed's records."""
+    from ..claims import judge
+
+    declared = declare_claims(truth is not None)
+    return declared, judge(declared, records(runs, truth, windowed, untrained_fid), controls, smoke)
+
+
+def controls(evaluator: Evaluator, real_draw: torch.Tensor, untrained_fid: float, other_untrained: torch.Tensor,
+             n_scores: int, truth: dict | None, train_features: np.ndarray, images: torch.Tensor,
+             groups: np.ndarray, seed: int = 0) -> list[Control]:
+    """Every metric a verdict of this notebook reads, on cases whose answer is known."""
+    from scipy import stats
+
+    from ..evaluate import fid_control
+
+    rng = np.random.default_rng(seed)
+    out = [fid_control(evaluator, real_draw)]
+    q_real, q_other = evaluator.quick(real_draw), evaluator.quick(other_untrained)
+    out.append(Control("learned", f"FID against {float(T['learned_fid_ratio']):g} x the untrained generator's "
+                       f"({untrained_fid:.1f})", "a real draw", "another untrained generator", q_real["fid"],
+                       q_other["fid"], learned(q_real, untrained_fid) and not learned(q_other, untrained_fid),
+                       "real passes, untrained does not"))
+    normal, expo = stats.probplot(rng.normal(size=n_scores))[1][2], stats.probplot(rng.exponential(size=n_scores))[1][2]
+    out.append(Control("qq_r", "normal Q-Q correlation", "an exponential sample", "a normal sample", expo, normal,
+                       bool(normal >= float(T["qq_min"]) > expo), "normal >= qq_min > exponential"))
+    if truth is not None:
+        is_def = np.asarray(truth["defect"]).astype(str) != "none"
+        is_dup = np.asarray(truth["dup_group"]) >= 0
+        aligned = rng.normal(size=len(is_def)) - 3.0 * is_def  # a score that knows the defects
+        shuffled = rng.permutation(aligned)
+        a_pos, a_neg = auroc(-aligned, is_def), auroc(-shuffled, is_def)
+        out.append(Control("low_auroc", "AUROC of the negated score for 'is a defect'", "a score that knows the "
+                           "defects (defects 3 sd lower)", "the same score shuffled", a_pos, a_neg,
+                           bool(a_pos >= float(T["auroc_good"]) and a_neg < float(T["auroc_some"])),
+                           "knowing >= auroc_good; shuffled < auroc_some"))
+        cut = lambda x: outlier_precision_recall(x < np.quantile(x, is_def.mean()), truth["defect"])["precision"]
+        p_pos, p_neg = cut(aligned), cut(shuffled)
+        out.append(Control("low_precision", "precision below the low threshold", "the knowing score", "shuffled",
+                           p_pos, p_neg, bool(p_pos >= float(T["precision_majority"]) > p_neg),
+                           "knowing >= precision_majority > shuffled"))
+        dup_score = rng.normal(size=len(is_dup)) + 3.0 * is_dup
+        shuf = rng.permutation(dup_score)
+        top = lambda x: is_dup[x > np.quantile(x, 1 - is_dup.mean())].mean()
+        out.append(Control("high_dup_share", "duplicate share of the high tail", "a score that knows the duplicates",
+                           "the same score shuffled", float(top(dup_score)), float(top(shuf)),
+                           bool(top(dup_score) > float(T["dominated_share"]) and top(shuf) < float(T["enrichment"]) * is_dup.mean()),
+                           "knowing > dominated_share; shuffled below enrichment x base rate"))
+        # over-weighting: real draws with replacement (copies at their share of the data) against one image per group
+        first = np.unique(groups, return_index=True)[1]
+        pos = images[torch.as_tensor(rng.integers(0, len(images), len(real_draw)))]
+        neg = images[torch.as_tensor(rng.choice(first, len(real_draw)))]
+        share = lambda x: nearest_group_share(evaluator.features(x).numpy(), train_features, groups)
+        sp, sn = share(pos), share(neg)
+        out.append(Control("overweight", "sample share of duplicated emotes / their share among distinct emotes",
+                           "training images drawn as the data weighs them", "one image per distinct emote",
+                           sp["sample_share"] / sp["uniform_share"], sn["sample_share"] / sn["uniform_share"],
+                           bool(sp["sample_share"] / sp["uniform_share"] >= float(T["overweight_factor"]) >
+                                sn["sample_share"] / sn["uniform_share"]), "data-weighted >= overweight_factor > uniform"))
+    return out
+
+
+def manifest_decisions(runs: dict[int, dict], ids: np.ndarray, groups: dict, dedup: str) -> tuple[np.ndarray, np.ndarray]:
+    """Majority decision over the seeds of the filter ``dedup`` (:func:`gan_helpers.dedup.decide`): ``(reason per
+    image, how many seeds removed it)``; an image is removed when more than half the seeds remove it, for the
+    reason most of them gave."""
     seeds = sorted(runs)
-    reasons = np.stack([runs[s]["reasons"].astype(str) for s in seeds])
+    reasons = np.stack([decide(runs[s]["score"], ids, runs[s]["low"], runs[s]["high"], groups["global"],
+                               groups["window"], dedup).astype(str) for s in seeds])
     removed = (reasons != "").sum(0)
     out = np.full(reasons.shape[1], "", dtype=object)
     for i in np.nonzero(removed * 2 > len(seeds))[0]:
