@@ -90,6 +90,35 @@ class Fitter:
         done = self.losses[start:]
         return float(np.mean(done)) if done else float("nan")
 
+    def run_until(self, n_items: int, batch_size: int, validate: Callable[[], dict], max_epochs: int,
+                  patience: int) -> dict:
+        """Train epoch by epoch until the validation loss has not improved for ``patience`` epochs (or
+        ``max_epochs``), then restore the weights of the best epoch: early stopping (Prechelt 1998).
+
+        ``validate() -> {"loss": ..., <other figures>}`` on held-out labelled data, called after each epoch
+        with the model as it is (it should switch to eval mode itself). Returns the history (train loss and the
+        validation figures per epoch), the best epoch and why it stopped. The optimizer's state is the last
+        epoch's (training continued from the restored weights uses it)."""
+        if max_epochs < 1 or patience < 1:
+            raise ValueError(f"max_epochs and patience must be >= 1, got {max_epochs} and {patience}")
+        import copy
+
+        best, best_epoch, best_state, history = math.inf, 0, None, []
+        stopped = "max_epochs"
+        for epoch in range(1, max_epochs + 1):
+            train_loss = self.run(n_items, batch_size, epochs=1)
+            v = validate()
+            history.append({"epoch": epoch, "train_loss": train_loss, **{f"val_{k}": x for k, x in v.items()}})
+            if v["loss"] < best:
+                best, best_epoch = v["loss"], epoch
+                best_state = copy.deepcopy(self.model.state_dict())
+            elif epoch - best_epoch >= patience:
+                stopped = "patience"
+                break
+        self.model.load_state_dict(best_state)
+        at_best = {k: x for k, x in history[best_epoch - 1].items() if k.startswith("val_")}
+        return {"best_epoch": best_epoch, "epochs_run": len(history), "stopped": stopped, "history": history, **at_best}
+
 
 def fit(model: nn.Module, make_batch: MakeBatch, loss_fn: Callable, n_items: int, batch_size: int = 64,
         epochs: int | None = None, steps: int | None = None, lr: float = 2e-3, one_cycle: bool = True,

@@ -207,8 +207,10 @@ class SelfTrainConfig:
     t_bad: float = 0.03          # move to bad when p(good) < t_bad (the document: 0.03)
     t_good: float = 0.99         # move to good when p(good) > t_good (the document: 0.99)
     max_rounds: int = 6          # stop after this many move-and-retrain rounds
-    seed_epochs: int = 10        # first fine-tune on the seed set (the document: "about 10 epochs")
-    round_epochs: int = 2        # epochs of continued training after each move
+    seed_epochs: int = 60        # at most this many epochs of the first fine-tune (the document: "about 10 epochs")
+    round_epochs: int = 10       # at most this many epochs of continued training after each move
+    patience: int = 5            # early stopping: stop when the validation loss has not improved for this many epochs
+    val_fraction: float = 0.15   # share of the seed set held out (stratified) to decide when to stop
     batch_size: int = 64
     lr: float = 2e-4             # Adam, as the GAN (DCGAN's lr and beta1)
     beta1: float = 0.5
@@ -221,8 +223,24 @@ class SelfTrainConfig:
     def __post_init__(self):
         if not 0 < self.t_bad < self.t_good < 1:
             raise ValueError(f"need 0 < t_bad < t_good < 1, got t_bad={self.t_bad}, t_good={self.t_good}")
-        if self.max_rounds < 0 or self.seed_epochs < 1 or self.round_epochs < 0:
-            raise ValueError("max_rounds >= 0, seed_epochs >= 1 and round_epochs >= 0 are required")
+        if self.max_rounds < 0 or self.seed_epochs < 1 or self.round_epochs < 0 or self.patience < 1:
+            raise ValueError("max_rounds >= 0, seed_epochs >= 1, round_epochs >= 0 and patience >= 1 are required")
+        if not 0 < self.val_fraction < 0.5:
+            raise ValueError(f"val_fraction must be in (0, 0.5), got {self.val_fraction}")
+
+
+def validation_split(labels: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices ``(train, validation)``: ``fraction`` of each class held out (at least one image of each), at random."""
+    rng = np.random.default_rng(seed)
+    val = []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        n = max(1, int(round(fraction * len(idx))))
+        if n >= len(idx):
+            raise ValueError(f"class {int(c)} has {len(idx)} labelled images: too few to hold one out for validation")
+        val.append(idx[:n])
+    val = np.sort(np.concatenate(val))
+    return np.setdiff1d(np.arange(len(labels)), val), val
 
 
 def _precision(truth: np.ndarray | None, idx: np.ndarray, label: int) -> float | None:
@@ -263,9 +281,12 @@ class SelfTraining:
         self.name, self.pool, self.test = name, pool, test
         self.pool_truth = None if pool_truth is None else np.asarray(pool_truth, dtype=int)
         self.pool_kind = None if pool_kind is None else np.asarray(pool_kind)  # e.g. "profile": for the error analysis
+        # a stratified share of the seed set is held out: it decides when each training phase stops
+        train_idx, val_idx = validation_split(seed_set.labels.numpy(), cfg.val_fraction, cfg.seed)
+        self.val_x, self.val_y = seed_set.images[val_idx], seed_set.labels[val_idx].float()
         # the labelled set: the seed images, then every moved pool image (uint8, with its origin)
-        self.x = to_uint8(seed_set.images)
-        self.y = seed_set.labels.clone().float()
+        self.x = to_uint8(seed_set.images[train_idx])
+        self.y = seed_set.labels[train_idx].clone().float()
         self.n_seed = len(self.y)
         self.status = np.full(len(pool), UNSURE, dtype=int)
         self.moved_round = np.zeros(len(pool), dtype=int)
@@ -284,9 +305,24 @@ class SelfTraining:
             x[flip] = x[flip].flip(3)
         return x, self.y[idx]  # minimise BCE(sigma(f(x)), y) over the labelled set L_r
 
-    def train_epochs(self, epochs: int) -> float:
-        """Continue training on the whole labelled set for ``epochs``; returns the mean loss."""
-        return self.fitter.run(len(self.y), self.cfg.batch_size, epochs=epochs) if epochs else float("nan")
+    @torch.no_grad()
+    def _validate(self) -> dict:
+        """BCE and accuracy (at p = 0.5) on the held-out part of the seed set, in eval mode."""
+        p = torch.as_tensor(self.predict(self.val_x)).double().clamp(1e-7, 1 - 1e-7)
+        loss = F.binary_cross_entropy(p, self.val_y.double())
+        return {"loss": float(loss), "accuracy": float(((p > 0.5).double() == self.val_y.double()).double().mean())}
+
+    def train_epochs(self, max_epochs: int) -> dict:
+        """Continue training on the whole labelled set until the held-out loss stops improving (at most
+        ``max_epochs``; :meth:`gan_helpers.fit.Fitter.run_until`); returns its record, with the training
+        accuracy of the restored weights."""
+        if not max_epochs:
+            return {"train_loss": float("nan")}
+        r = self.fitter.run_until(len(self.y), self.cfg.batch_size, self._validate, max_epochs, self.cfg.patience)
+        p = self.predict(from_uint8(self.x))
+        r["train_accuracy"] = float(((p > 0.5) == (self.y.numpy() == 1)).mean())
+        r["train_loss"] = r["history"][r["best_epoch"] - 1]["train_loss"]
+        return r
 
     def detach(self) -> "SelfTraining":
         """Drop the network and its optimizer (keeping ``model_state``), so that the run's record can be
@@ -351,13 +387,16 @@ class SelfTraining:
         return {"test_accuracy": float(((p > 0.5) == (y == 1)).mean()),
                 "test_auc": float(roc_auc_score(y, p)) if len(np.unique(y)) == 2 else None}
 
-    def _record(self, round_: int, moved: dict, loss: float, seconds: float) -> dict:
+    def _record(self, round_: int, moved: dict, fit: dict, seconds: float) -> dict:
         left = np.flatnonzero(self.status == UNSURE)
         t = self.pool_truth
         rec = {"round": round_, "labelled_good": int((self.y == 1).sum()), "labelled_bad": int((self.y == 0).sum()),
                "labelled": len(self.y), **moved, "pool_left": len(left),
                "pool_left_bad_share": None if t is None or len(left) == 0 else float((t[left] == 0).mean()),
-               "train_loss": loss, **self.evaluate(round_), "seconds": seconds}
+               "train_loss": fit["train_loss"], "train_accuracy": fit.get("train_accuracy"),
+               "val_loss": fit.get("val_loss"), "val_accuracy": fit.get("val_accuracy"),
+               "epochs": fit.get("best_epoch"), "epochs_run": fit.get("epochs_run"),
+               **self.evaluate(round_), "seconds": seconds}
         self.rounds.append(rec)
         return rec
 
@@ -367,19 +406,19 @@ class SelfTraining:
         t0 = time.perf_counter()
         no_move = {"moved_to_good": 0, "moved_to_bad": 0, "precision_to_good": None, "precision_to_bad": None,
                    "precision_moved": None, "wrong_moved": None}
-        # round 0: replace-the-head fine-tune on the seed set ("about 10 epochs")
-        loss = self.train_epochs(cfg.seed_epochs)
-        self._log(progress, self._record(0, no_move, loss, time.perf_counter() - t0))
+        # round 0: replace-the-head fine-tune on the seed set ("about 10 epochs"), until the held-out loss stops improving
+        fit = self.train_epochs(cfg.seed_epochs)
+        self._log(progress, self._record(0, no_move, fit, time.perf_counter() - t0))
         self.stop_reason = "max_rounds reached"
         for r in range(1, cfg.max_rounds + 1):
             t1 = time.perf_counter()
             moved = self.score_and_move(r)  # (1) predict on the pool, (2) move p < t_bad and p > t_good
             if moved["moved_to_good"] + moved["moved_to_bad"] == 0:
-                self._log(progress, self._record(r, moved, float("nan"), time.perf_counter() - t1))
+                self._log(progress, self._record(r, moved, {"train_loss": float("nan")}, time.perf_counter() - t1))
                 self.stop_reason = "nothing moved"
                 break
-            loss = self.train_epochs(cfg.round_epochs)  # (3) continue training on the grown labelled set
-            self._log(progress, self._record(r, moved, loss, time.perf_counter() - t1))
+            fit = self.train_epochs(cfg.round_epochs)  # (3) continue training on the grown labelled set
+            self._log(progress, self._record(r, moved, fit, time.perf_counter() - t1))
             if not (self.status == UNSURE).any():
                 self.stop_reason = "pool sorted"
                 break

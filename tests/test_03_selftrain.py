@@ -95,11 +95,11 @@ def test_disk_pool_streams_the_same_images_and_reports_unreadable_files(tmp_path
 def test_loop_sorts_an_easy_pool_correctly(runs):
     gan, _, pool = runs
     r = gan.rounds
-    assert r[0]["round"] == 0 and r[0]["moved_to_good"] == 0 and r[0]["labelled"] == 96
+    assert r[0]["round"] == 0 and r[0]["moved_to_good"] == 0 and r[0]["labelled"] == gan.n_seed == 96 - len(gan.val_y)
     assert gan.stop_reason == "pool sorted" and r[-1]["pool_left"] == 0
     assert all(x["precision_moved"] == 1.0 for x in r[1:])
     sizes = [x["labelled"] for x in r]
-    assert sizes == sorted(sizes) and sizes[-1] == 96 + 160
+    assert sizes == sorted(sizes) and sizes[-1] == gan.n_seed + 160
     assert (gan.status[pool.labels.numpy() == 1] == GOOD).all() and (gan.status[pool.labels.numpy() == 0] == BAD).all()
     assert r[-1]["test_accuracy"] == 1.0 and r[-1]["test_auc"] == 1.0
 
@@ -164,19 +164,44 @@ def test_write_lists_covers_every_image_once_and_never_moves_files(tmp_path):
 
 
 def test_mcnemar_matches_the_exact_binomial_test():
+    from gan_helpers.claims import Paired
+
     a = np.array([True] * 10 + [True] * 5 + [False] * 5)
     b = np.array([False] * 10 + [True] * 5 + [False] * 5)
     out = mcnemar(a, b)
     assert out["only_a_right"] == 10 and out["only_b_right"] == 0
-    assert out["p_value"] == pytest.approx(2 * 0.5 ** 10)
-    assert mcnemar(a, a)["p_value"] == 1.0
+    o = Paired("mc", "a", "b").judge({"mc": out})
+    assert o.evidence["p_value"] == pytest.approx(2 * 0.5 ** 10) and o.value == 1
+    assert Paired("mc", "a", "a").judge({"mc": mcnemar(a, a)}).evidence["p_value"] == 1.0
     with pytest.raises(ValueError, match="paired"):
         mcnemar(a, b[:3])
 
 
+def test_early_stopping_restores_the_best_epoch_and_records_both_accuracies(runs):
+    gan, _, _ = runs
+    r0 = gan.rounds[0]
+    assert 1 <= r0["epochs"] <= r0["epochs_run"] <= CFG.seed_epochs
+    assert r0["val_accuracy"] is not None and r0["train_accuracy"] is not None
+    from gan_helpers.fit import Fitter
+
+    net = torch.nn.Linear(1, 1)
+    x = torch.linspace(-1, 1, 32)[:, None]
+    f = Fitter(net, lambda idx, g: (x[idx], 2 * x[idx]), torch.nn.functional.mse_loss, lr=0.05, seed=0)
+    losses = iter([5.0, 3.0, 1.0, 2.0, 2.5, 3.0, 0.5])  # improves until epoch 3, then not for 3 epochs
+    states = []
+
+    def validate():
+        states.append(net.weight.detach().clone())
+        return {"loss": next(losses), "accuracy": 0.0}
+    out = f.run_until(32, 8, validate, max_epochs=7, patience=3)
+    assert out["best_epoch"] == 3 and out["epochs_run"] == 6 and out["stopped"] == "patience"
+    assert torch.equal(net.weight, states[2])  # the weights of the best epoch, not the last
+
+
 def test_claims_from_the_toy_runs(runs):
     gan, scr, _ = runs
-    claims = {c["claim"][:30]: c for c in selftrain_claims({0: {"gan_run": gan, "random_run": scr}})}
+    two = {s: {"gan_run": gan, "random_run": scr} for s in (0, 1)}  # a verdict never rests on one seed
+    claims = {c["claim"][:30]: c for c in selftrain_claims(two)[1]}
     assert all(c["verdict"] in VERDICTS for c in claims.values())
     by = lambda start: next(c for k, c in claims.items() if k.startswith(start))
     assert by("The images which are moved")["verdict"] == "holds"
@@ -185,7 +210,7 @@ def test_claims_from_the_toy_runs(runs):
     # the random start never learned (lr = 0): the GAN start wins in the loop and once
     assert by("Starting from a GAN")["verdict"] == "holds"
     # and reversed, the claim does not hold
-    rev = next(c for c in selftrain_claims({0: {"gan_run": scr, "random_run": gan}})
+    rev = next(c for c in selftrain_claims({s: {"gan_run": scr, "random_run": gan} for s in (0, 1)})[1]
                if c["claim"].startswith("Starting from a GAN"))
     assert rev["verdict"] == "does not hold"
 
@@ -197,8 +222,16 @@ def test_claim_on_moved_precision_fails_when_moves_are_wrong(runs):
     flipped.pool_truth = 1 - gan.pool_truth
     flipped.rounds = [dict(r, precision_moved=None if r["precision_moved"] is None else 0.0,
                            wrong_moved=r["moved_to_good"] + r["moved_to_bad"]) for r in gan.rounds]
-    c = selftrain_claims({0: {"gan_run": flipped, "random_run": scr}})[0]
-    assert c["verdict"] == "does not hold" and c["evidence"]["precision_per_round"]["0"][0] == 0.0
+    c = selftrain_claims({s: {"gan_run": flipped, "random_run": scr} for s in (0, 1)})[1][0]
+    assert c["verdict"] == "does not hold" and c["evidence"]["values"][0]["precision_per_round"][0] == 0.0
+
+
+def test_controls_of_the_paired_test_and_the_moves(runs):
+    from gan_helpers.experiments.selftrain import controls
+
+    gan, scr, _ = runs
+    cs = {c.metric: c for c in controls({0: {"gan_run": gan, "random_run": scr}})}
+    assert cs["held_out_accuracy"].passed and cs["precision_moved"].passed
 
 
 def test_compare_methods_and_one_pass_baselines(runs):
@@ -307,4 +340,5 @@ def test_the_experiment_runs_both_starts_under_every_seed(tmp_path):
         assert {"gan", "gan_run", "random_run"} <= set(runs[s])
         assert runs[s]["gan_run"].name == "gan" and runs[s]["random_run"].name == "random_init"
         assert runs[s]["gan"]["d_x_late"] is not None and runs[s]["gan_run"].model is None  # detached
-    assert len(experiment.selftrain_claims(runs)) == 5
+    declared, judged = experiment.selftrain_claims(runs)
+    assert len(judged) == len(declared) == 5

@@ -8,19 +8,21 @@ good) into the training set (:class:`gan_helpers.selftrain.SelfTraining`).
 Per seed, :func:`gan_start` trains the face GAN (unless a discriminator checkpoint is given) and runs
 the loop from its discriminator; :func:`random_start` runs the same loop from a randomly initialised
 discriminator of the same shape. Round 0 of each loop is one fine-tune on the seed set, so two loops
-give the four compared methods. :func:`selftrain_claims` judges the document's claims on every seed:
-a paired difference in held-out accuracy counts in a seed only where an exact McNemar test gives
-p < ``alpha``; over the seeds the rule of :mod:`gan_helpers.evaluate` applies.
+give the four compared methods; every training phase of both loops stops when the loss on a held-out part
+of the seed set stops improving (early stopping), so the random start is not a baseline stopped early.
+:func:`selftrain_claims` judges the document's claims on every seed with the one claims engine
+(:mod:`gan_helpers.claims`): a paired difference in held-out accuracy counts in a seed only where an exact
+McNemar test gives p < 0.05.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from ..evaluate import Evaluator, combine_verdicts
+from ..claims import Claim, Control, Paired, Rule, Threshold, declare
+from ..evaluate import Evaluator
 from ..images import ImageSet
 from ..models import Discriminator
-from ..results import claim, verdict
 from ..runtime import call, run_tasks
 from ..selftrain import GOOD, ImagePool, SelfTrainConfig, SelfTraining, gan_training_images, load_discriminator, replace_head
 from ..train import GANTrainer, TrainConfig
@@ -91,102 +93,151 @@ def run(seeds: list[int], faces, pool: ImagePool, config: SelfTrainConfig, check
 # ---------------------------------------------------------------------------------------------
 
 def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> dict:
-    """Exact McNemar test of two classifiers on the same test images: ``b`` = only A right,
-    ``c`` = only B right, two-sided binomial p-value of b against Binomial(b + c, 1/2)."""
-    from scipy.stats import binomtest
-
+    """The paired counts of two classifiers on the same test images: ``only_a_right`` (b) and ``only_b_right``
+    (c), with both accuracies; the exact McNemar test of b against Binomial(b + c, 1/2) is
+    :class:`gan_helpers.claims.Paired`."""
     a, b_ = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
     if a.shape != b_.shape:
         raise ValueError(f"need paired results, got shapes {a.shape} and {b_.shape}")
-    b, c = int((a & ~b_).sum()), int((~a & b_).sum())
-    p = 1.0 if b + c == 0 else float(binomtest(b, b + c, 0.5).pvalue)
-    return {"only_a_right": b, "only_b_right": c, "accuracy_a": float(a.mean()), "accuracy_b": float(b_.mean()),
-            "p_value": p}
-
-
-def better(stats: dict, alpha: float = 0.05) -> bool | None:
-    """True: A beats B beyond chance; False: B beats A beyond chance; None: within chance."""
-    if stats["p_value"] >= alpha:
-        return None
-    return stats["only_a_right"] > stats["only_b_right"]
+    return {"only_a_right": int((a & ~b_).sum()), "only_b_right": int((~a & b_).sum()),
+            "accuracy_a": float(a.mean()), "accuracy_b": float(b_.mean())}
 
 
 def _correct(run: SelfTraining, round_: int) -> np.ndarray:
     return (run.test_p[round_] > 0.5) == (run.test.labels.numpy() == 1)
 
 
-def _paired(a: SelfTraining, ra: int, b: SelfTraining, rb: int, alpha: float) -> tuple[str, dict]:
-    """The verdict of "A (after round ra) beats B (after round rb)" in one seed, and the test."""
-    st = mcnemar(_correct(a, ra), _correct(b, rb))
-    w = better(st, alpha)
-    return ("inconclusive" if w is None else verdict(w)), st
+THRESHOLDS = declare(
+    Threshold("learned_fid_ratio", 0.5, "the face GAN has learned when its FID is at most half the FID of the same "
+              "generator untrained (measured in this run): its discriminator has seen faces worth transferring"),
+    Threshold("moved_precision_every_round", 0.98, "'all seem to be correctly classified': at most 2% of what "
+              "moves in any round is wrong, about what a person scanning a grid of moved faces would miss"),
+    Threshold("moved_precision_overall", 0.9, "partly: at least 90% of everything moved is right"),
+    Threshold("sorted_fraction_all", 0.99, "'the whole pool': at least 99% of the pool ends in good or bad"),
+    Threshold("sorted_fraction_most", 0.5, "partly: at least half of the pool ends in good or bad"),
+    Threshold("sorted_accuracy_min", 0.95, "'sorted' means sorted right: at least 95% of the sorted pool in the right "
+              "list, the seed set's own label quality (about 1 in 20 hand labels is debatable)"),
+)
+T = THRESHOLDS
 
 
-def selftrain_claims(runs: dict[int, dict], min_precision: float = 0.98, min_sorted_accuracy: float = 0.95,
-                     alpha: float = 0.05) -> list[dict]:
-    """The document's claims, each judged in every seed and combined over the seeds
-    (:func:`gan_helpers.evaluate.combine_verdicts`). ``runs[seed]`` holds ``gan_run`` and ``random_run``."""
-    seeds = sorted(runs)
-    g = {s: runs[s]["gan_run"] for s in seeds}
-    r = {s: runs[s]["random_run"] for s in seeds}
-    truth = g[seeds[0]].pool_truth is not None
-    has_test = g[seeds[0]].test is not None
-    claims = []
+def records(runs: dict[int, dict], untrained_fid: float | None) -> dict[int, dict]:
+    """``records[seed]``: the paired held-out tests (GAN start against random start after the loop and after one
+    fine-tune, and the loop against one fine-tune), the moves' precision per round, the growth of the labelled
+    set, and how much of the pool was sorted, how well; ``gan.learned`` from the face GAN's FID."""
+    out = {}
+    for s, r in runs.items():
+        g, rnd = r["gan_run"], r["random_run"]
+        rec = {"gan": {"learned": True if r.get("gan") is None or untrained_fid is None else
+                       r["gan"]["quality"]["fid"] <= float(T["learned_fid_ratio"]) * untrained_fid}}
+        moves = [x for x in g.rounds if x["round"] > 0]
+        rec["precision_per_round"] = [x["precision_moved"] for x in moves if x["precision_moved"] is not None]
+        n_moved = sum(x["moved_to_good"] + x["moved_to_bad"] for x in moves)
+        wrong = sum(x["wrong_moved"] or 0 for x in moves)
+        rec["precision_overall"] = None if g.pool_truth is None or n_moved == 0 else 1 - wrong / n_moved
+        rec["growth"] = [x["moved_to_good"] + x["moved_to_bad"] for x in moves]
+        summ = g.summary()
+        rec.update(sorted_fraction=summ["sorted_fraction"], sorted_accuracy=summ["sorted_accuracy"])
+        if g.test is not None:
+            last_g, last_r = g.rounds[-1]["round"], rnd.rounds[-1]["round"]
+            rec["mc_loop"] = mcnemar(_correct(g, last_g), _correct(rnd, last_r))
+            rec["mc_once"] = mcnemar(_correct(g, 0), _correct(rnd, 0))
+            rec["mc_selftrain"] = mcnemar(_correct(g, last_g), _correct(g, 0))
+        out[s] = rec
+    return out
 
-    # 1. what moves is correctly classified
-    prec = {s: [x["precision_moved"] for x in g[s].rounds if x["round"] > 0 and x["precision_moved"] is not None] for s in seeds}
-    wrong_kinds = {}
-    v1 = {}
-    for s in seeds:
-        moved = sum(x["moved_to_good"] + x["moved_to_bad"] for x in g[s].rounds if x["round"] > 0)
-        wrong = sum(x["wrong_moved"] or 0 for x in g[s].rounds if x["round"] > 0)
-        overall = None if not truth or moved == 0 else 1 - wrong / moved
-        v1[s] = "inconclusive" if overall is None else verdict(all(p >= min_precision for p in prec[s]), partly=overall >= 0.9)
-        if truth and g[s].pool_kind is not None:
-            bad_to_good = np.flatnonzero((g[s].status == GOOD) & (g[s].pool_truth == 0))
-            wrong_kinds[s] = {str(k): int(n) for k, n in zip(*np.unique(g[s].pool_kind[bad_to_good], return_counts=True))}
-    claims.append(claim("The images which are moved all seem to be correctly classified", f"{SOURCE}, paragraph 7",
-                        combine_verdicts(list(v1.values())),
-                        {"per_seed": v1, "precision_per_round": prec, "required_every_round": min_precision,
-                         "bad_kinds_moved_to_good": wrong_kinds, "ground_truth": truth}))
 
-    # 2. the labelled set grows every round
-    growth = {s: [x["moved_to_good"] + x["moved_to_bad"] for x in g[s].rounds if x["round"] > 0] for s in seeds}
-    v2 = {s: "inconclusive" if not growth[s] else verdict(all(n > 0 for n in growth[s]), partly=any(growth[s]))
-          for s in seeds}
-    claims.append(claim("After each iteration the size of the training dataset grows", f"{SOURCE}, paragraph 7",
-                        combine_verdicts(list(v2.values())),
-                        {"per_seed": v2, "growth_per_round": growth, "stop_reason": {s: g[s].stop_reason for s in seeds}}))
+def _moves_rule(rec, every, overall):
+    if rec["precision_overall"] is None:
+        return None, {"why": "no ground truth for the pool, or nothing moved"}
+    all_rounds = all(p >= float(every) for p in rec["precision_per_round"])
+    v = 1.0 if all_rounds else 0.5 if rec["precision_overall"] >= float(overall) else -1.0
+    return v, {"precision_per_round": rec["precision_per_round"], "precision_overall": rec["precision_overall"]}
 
-    # 3. a GAN discriminator is a better start than random weights; 5. self-training beats one fine-tune
+
+def _growth_rule(rec):
+    g = rec["growth"]
+    if not g:
+        return None, {"why": "no round after the first fine-tune (max_rounds = 0)"}
+    return (1.0 if all(n > 0 for n in g) else 0.5 if any(g) else -1.0), {"growth_per_round": g}
+
+
+def _sorted_rule(rec, all_, most, acc):
+    frac, a = rec["sorted_fraction"], rec["sorted_accuracy"]
+    right = a is None or a >= float(acc)
+    v = 1.0 if frac >= float(all_) and right else 0.5 if frac >= float(most) else -1.0
+    return v, {"sorted_fraction": frac, "sorted_accuracy": a}
+
+
+def declare_claims(has_test: bool) -> list[Claim]:
+    """The document's claims as declarations."""
+    claims = [Claim("moved_correct", "The images which are moved all seem to be correctly classified",
+                    f"{SOURCE}, paragraph 7",
+                    Rule(_moves_rule, "every round's moves at least moved_precision_every_round right (supports); "
+                         "overall at least moved_precision_overall (partly)",
+                         uses=(T["moved_precision_every_round"], T["moved_precision_overall"]),
+                         reads=("precision_moved",)), requires=("gan",)),
+              Claim("set_grows", "After each iteration the size of the training dataset grows", f"{SOURCE}, paragraph 7",
+                    Rule(_growth_rule, "images move in every round (supports), in some (partly)"), requires=("gan",))]
     if has_test:
-        v3, ev3 = {}, {}
-        for s in seeds:
-            loop_v, loop = _paired(g[s], g[s].rounds[-1]["round"], r[s], r[s].rounds[-1]["round"], alpha)
-            once_v, once = _paired(g[s], 0, r[s], 0, alpha)
-            v3[s] = combine_verdicts([loop_v, once_v]) if "does not hold" not in (loop_v, once_v) else "does not hold"
-            ev3[s] = {"selftrain_gan_vs_random_init": loop, "once_gan_vs_scratch": once}
-        claims.append(claim("Starting from a GAN discriminator (transfer learning) beats starting from scratch",
-                            f"{SOURCE}, paragraphs 5 and 7", combine_verdicts(list(v3.values())),
-                            {"per_seed": v3, "tests": ev3, "alpha": alpha,
-                             "rule": "per seed: exact McNemar test on the held-out set, after the loop and after one fine-tune"}))
-    s_sum = {s: g[s].summary() for s in seeds}
-    v4 = {s: verdict(s_sum[s]["sorted_fraction"] >= 0.99 and (s_sum[s]["sorted_accuracy"] is None
-                                                              or s_sum[s]["sorted_accuracy"] >= min_sorted_accuracy),
-                     partly=s_sum[s]["sorted_fraction"] >= 0.5) for s in seeds}
-    claims.append(claim("The whole pool can be sorted this way", f"{SOURCE}, paragraph 7", combine_verdicts(list(v4.values())),
-                        {"per_seed": v4, "sorted_fraction": {s: s_sum[s]["sorted_fraction"] for s in seeds},
-                         "sorted_accuracy": {s: s_sum[s]["sorted_accuracy"] for s in seeds},
-                         "required_sorted_accuracy": min_sorted_accuracy}))
+        claims.append(Claim("gan_start_better", "Starting from a GAN discriminator (transfer learning) beats starting "
+                            "from scratch", f"{SOURCE}, paragraphs 5 and 7",
+                            settings={"after the self-training loop": Paired("mc_loop", "GAN start", "random start"),
+                                      "after one fine-tune on the seed set": Paired("mc_once", "GAN start", "random start")},
+                            requires=("gan",),
+                            note="both starts train each phase until the held-out loss stops improving"))
+    claims.append(Claim("pool_sorted", "The whole pool can be sorted this way", f"{SOURCE}, paragraph 7",
+                        Rule(_sorted_rule, "sorted fraction >= sorted_fraction_all and sorted accuracy >= "
+                             "sorted_accuracy_min (supports); sorted fraction >= sorted_fraction_most (partly)",
+                             uses=(T["sorted_fraction_all"], T["sorted_fraction_most"], T["sorted_accuracy_min"]),
+                             reads=("sorted_accuracy",)), requires=("gan",)))
     if has_test:
-        v5, ev5 = {}, {}
-        for s in seeds:
-            v5[s], ev5[s] = _paired(g[s], g[s].rounds[-1]["round"], g[s], 0, alpha)
-        claims.append(claim("Self-training improves the classifier over the one fine-tune on the seed set",
-                            f"{SOURCE}, paragraph 7 (\"works a lot better than I thought\")",
-                            combine_verdicts(list(v5.values())),
-                            {"per_seed": v5, "selftrain_vs_once": ev5, "alpha": alpha}))
+        claims.append(Claim("selftrain_better", "Self-training improves the classifier over the one fine-tune on the "
+                            "seed set", f"{SOURCE}, paragraph 7 (\"works a lot better than I thought\")",
+                            Paired("mc_selftrain", "after the loop", "after one fine-tune"), requires=("gan",)))
     return claims
+
+
+def selftrain_claims(runs: dict[int, dict], untrained_fid: float | None = None, controls: list[Control] = (),
+                     smoke: bool = False) -> tuple[list[Claim], list[dict]]:
+    """``(declared, judged)``: the claims and their verdicts from every seed's records."""
+    from ..claims import judge
+
+    first = runs[sorted(runs)[0]]["gan_run"]
+    declared = declare_claims(first.test is not None)
+    return declared, judge(declared, records(runs, untrained_fid), controls, smoke)
+
+
+def controls(runs: dict[int, dict], flip_share: float = 0.1, seed: int = 0) -> list[Control]:
+    """The paired test and the moves' precision on known answers: the first seed's final classifier against
+    itself (no difference) and against a copy with ``flip_share`` of its right answers made wrong (a known
+    difference); a mover that reads the ground truth against one that moves at random."""
+    from ..claims import ALPHA, Paired
+
+    out = []
+    g = runs[sorted(runs)[0]]["gan_run"]
+    rng = np.random.default_rng(seed)
+    if g.test is not None:
+        right = _correct(g, g.rounds[-1]["round"])
+        worse = right.copy()
+        worse[rng.choice(np.flatnonzero(right), max(1, int(flip_share * right.sum())), replace=False)] = False
+        test = Paired("mc", "A", "B")
+        pos = test.judge({"mc": mcnemar(right, worse)})
+        neg = test.judge({"mc": mcnemar(right, right)})
+        out.append(Control("held_out_accuracy", "exact McNemar test on the held-out set", f"the classifier against a "
+                           f"copy with {flip_share:.0%} of its right answers made wrong", "the classifier against "
+                           "itself", pos.evidence["p_value"], neg.evidence["p_value"],
+                           bool(pos.value == 1 and neg.value == 0), f"known difference: p < {ALPHA.name}; none: a tie"))
+    if g.pool_truth is not None:
+        t = g.pool_truth
+        k = min(len(t), 500)
+        truth_mover = 1.0  # moves exactly the images whose truth is good to good: every move right
+        random_mover = float((t[rng.choice(len(t), k, replace=False)] == 1).mean())  # moves k at random to good
+        out.append(Control("precision_moved", "precision of the images moved to good", "a mover that reads the "
+                           "ground truth", "a mover that picks at random", truth_mover, random_mover,
+                           bool(truth_mover >= float(T["moved_precision_every_round"]) > random_mover),
+                           "truth >= moved_precision_every_round > random"))
+    return out
 
 
 def face_feature_labels(s: ImageSet) -> dict[str, torch.Tensor]:
