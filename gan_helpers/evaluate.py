@@ -251,6 +251,8 @@ def untrained_samples(G, n: int, seed: int = 0) -> torch.Tensor:
             G = G()
     running = {k: v.clone() for k, v in G.state_dict().items() if "running" in k or "num_batches" in k}
     z = torch.randn(n, G.nz, generator=torch.Generator().manual_seed(seed))
-    out = torch.cat([G(z[i:i + 256]).float() for i in range(0, n, 256)])
+    k = int(getattr(G, "n_classes", 0))
+    y = torch.arange(n) % k if k else None  # a conditional G draws the classes in turn, as the trainer samples
+    out = torch.cat([G(z[i:i + 256], None if y is None else y[i:i + 256]).float() for i in range(0, n, 256)])
     G.load_state_dict(running, strict=False)
     return out

@@ -143,3 +143,46 @@ def load_inception(weights: str | os.PathLike | None = "imagenet") -> InceptionF
         net = inception_v3(weights=None, aux_logits="AuxLogits.fc.weight" in state, init_weights=False)
         net.load_state_dict(state)
     return InceptionFeatures(net)
+
+
+class PixelClassifier:
+    """A second reader of class labels, of another kind than the CNN: an RBF support-vector machine on pixels
+    (Cortes & Vapnik 1995; scikit-learn's ``SVC``), with nothing learned about features. Claims that rest on a
+    classifier reading generated images (class accuracy of G(z, y), mode coverage) are read by both, so a
+    verdict cannot rest on one network's quirks.
+
+    ``foreground``: for sets of one object on a plain background (the built-in shapes), the image's difference
+    from its border colour, cropped to the object's bounding box: position, scale and colour no longer matter.
+    Otherwise the image itself. Either way resized to ``size`` x ``size``."""
+
+    def __init__(self, foreground: bool = False, size: int = 16, C: float = 10.0):
+        self.foreground, self.size, self.C = foreground, size, C
+        self.svm = None
+
+    def _x(self, images: torch.Tensor):
+        if not self.foreground:
+            return F.interpolate(images.float(), size=(self.size, self.size), mode="area").flatten(1).numpy()
+        x = images.float()
+        border = torch.cat([x[:, :, 0, :], x[:, :, -1, :], x[:, :, :, 0], x[:, :, :, -1]], 2)
+        m = (x - border.median(2).values[:, :, None, None]).abs().sum(1)  # (B, S, S): the object stands out
+        m = m / m.flatten(1).amax(1).clamp_min(1e-6)[:, None, None]
+        out = torch.zeros(len(m), self.size * self.size)
+        for i, mi in enumerate(m):
+            ys, xs = torch.nonzero(mi > 0.3, as_tuple=True)
+            if len(ys):
+                crop = mi[ys.min():ys.max() + 1, xs.min():xs.max() + 1][None, None]
+                out[i] = F.interpolate(crop, size=(self.size, self.size), mode="bilinear", align_corners=False).flatten()
+        return out.numpy()
+
+    def fit(self, images: torch.Tensor, labels: torch.Tensor) -> "PixelClassifier":
+        from sklearn.svm import SVC
+
+        self.svm = SVC(C=self.C, gamma="scale").fit(self._x(images), torch.as_tensor(labels).numpy())
+        return self
+
+    def predict(self, images: torch.Tensor, batch_size: int = 1000):
+        import numpy as np
+
+        if self.svm is None:
+            raise RuntimeError("fit the PixelClassifier before predicting")
+        return np.concatenate([self.svm.predict(self._x(images[i:i + batch_size])) for i in range(0, len(images), batch_size)])

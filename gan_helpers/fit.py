@@ -91,9 +91,11 @@ class Fitter:
         return float(np.mean(done)) if done else float("nan")
 
     def run_until(self, n_items: int, batch_size: int, validate: Callable[[], dict], max_epochs: int,
-                  patience: int) -> dict:
+                  patience: int, steps_per_epoch: int | None = None) -> dict:
         """Train epoch by epoch until the validation loss has not improved for ``patience`` epochs (or
         ``max_epochs``), then restore the weights of the best epoch: early stopping (Prechelt 1998).
+        ``steps_per_epoch``: an "epoch" is that many batches drawn with replacement (for labelled sets of a few
+        images, where a pass over the data is one step) instead of a pass over a permutation.
 
         ``validate() -> {"loss": ..., <other figures>}`` on held-out labelled data, called after each epoch
         with the model as it is (it should switch to eval mode itself). Returns the history (train loss and the
@@ -106,7 +108,7 @@ class Fitter:
         best, best_epoch, best_state, history = math.inf, 0, None, []
         stopped = "max_epochs"
         for epoch in range(1, max_epochs + 1):
-            train_loss = self.run(n_items, batch_size, epochs=1)
+            train_loss = self.run(n_items, batch_size, **({"steps": steps_per_epoch} if steps_per_epoch else {"epochs": 1}))
             v = validate()
             history.append({"epoch": epoch, "train_loss": train_loss, **{f"val_{k}": x for k, x in v.items()}})
             if v["loss"] < best:

@@ -126,15 +126,27 @@ def test_infer_labels_keeps_known_labels_and_probe_curve_keys():
     assert inferred.shape == (60,) and inferred.dtype == torch.long
     np.testing.assert_array_equal(inferred[lab].numpy(), y[lab].numpy())
     assert (inferred == y).float().mean() > 0.9  # the two groups differ in mean brightness: easy
-    curve = S.probe_curve(x, y, [0.1, 1.0], model, 2, scratch_steps=3, width=4)
-    assert set(curve) == {"rotation", "random", "scratch"}
+    vx, vy = S.validation_set(x, y, per_class=5)
+    curve, fits = S.probe_curve(x, y, [0.1, 1.0], model, 2, vx, vy, scratch=dict(max_steps=6, check_every=2), width=4)
+    assert set(curve) == set(fits) == {"rotation", "random", "scratch"}
     assert all(set(v) == {0.1, 1.0} and all(0 <= a <= 1 for a in v.values()) for v in curve.values())
+    assert fits["rotation"][0.1]["C"] in S.PROBE_CS and {"train_accuracy", "val_accuracy"} <= set(fits["scratch"][0.1])
+
+
+def test_the_scratch_baseline_trains_until_the_validation_loss_stops_improving():
+    x = torch.cat([oriented_images(30), -oriented_images(30, seed=2)])
+    y = torch.tensor([0] * 30 + [1] * 30)
+    vx, vy = S.validation_set(x, y, per_class=10)
+    net, rec = S.train_from_scratch(x, y, 2, vx, vy, max_steps=2000, check_every=10, patience=3, width=4, seed=0)
+    assert rec["stopped"] == "patience" and rec["steps_run"] < 2000  # stopped by the validation loss, not the budget
+    assert rec["best_step"] == rec["steps_run"] - 30 and rec["val_accuracy"] > 0.9 and rec["train_accuracy"] > 0.9
 
 
 def test_selfsup_seed_returns_plain_data_for_every_fraction():
     x = torch.cat([oriented_images(40), -oriented_images(40, seed=2)])
     y = torch.tensor([0, 1] * 40)
-    cfg = {"rotation_steps": 3, "rotation_width": 4, "probe_block": 3, "scratch_steps": 2}
+    cfg = {"rotation_steps": 3, "rotation_width": 4, "probe_block": 3, "val_per_class": 3,
+           "scratch": dict(max_steps=4, check_every=2)}
     out = S.selfsup_seed(1, x, y, x[:10], y[:10], 2, [0.1, 1.0], [0.1, 0.2], cfg)
     assert out["seed"] == 1 and len(out["rotation_losses"]) == 3
     assert set(out["splits"]) == {0.1, 0.2} and set(out["probe"]["rotation"]) == {0.1, 1.0}

@@ -8,19 +8,25 @@ BigGAN's shared class embedding and hierarchical z into a conditional batch norm
 spectral norm, :math:`D(x, y) = \psi(\phi(x)) + \langle e_y, \phi(x)\rangle`) trained in the one GAN
 loop under :class:`~gan_helpers.objectives.S3GANLoss`; what differs is the labels it sees and its heads:
 
-=====================  ===============================================  ==========================================
-variant                labels                                           extra
-=====================  ===============================================  ==========================================
-``unconditional``      none                                             none
-``conditional``        every true label (the reference)                 none
-``s2gan``              the labelled fraction + the probe's inferred     none
-``s3gan``              the labelled fraction; D's class head the rest   class loss (1.0), rotation loss (1.0 D, 0.2 G)
-``s3gan_no_rotation``  as s3gan                                         class loss only (the ablation)
-=====================  ===============================================  ==========================================
+=============================  ===============================================  ==========================================
+variant                        labels                                           extra
+=============================  ===============================================  ==========================================
+``unconditional``              none                                             none
+``conditional``                every true label (the reference)                 none
+``conditional_labelled_only``  the labelled fraction, trained on those images   none (what the labels give without
+                               only                                             the method: the natural baseline)
+``s2gan``                      the labelled fraction + the probe's inferred     none
+``s3gan``                      the labelled fraction; D's class head the rest   class loss (1.0), rotation loss (1.0 D,
+                                                                                0.2 G)
+``s3gan_no_rotation``          as s3gan                                         class loss only (the ablation)
+=============================  ===============================================  ==========================================
 
 An :class:`Arm` is one variant at one label fraction; :func:`train_arm` trains and measures it under
-one seed (a task of :func:`gan_helpers.runtime.run_tasks`), and :func:`fewer_labels_claims` turns
-every seed's numbers into verdicts with the rule of :mod:`gan_helpers.evaluate`.
+one seed (a task of :func:`gan_helpers.runtime.run_tasks`). Class accuracy is read twice, by the evaluator's
+CNN and by a pixel-space SVM (:class:`~gan_helpers.features.PixelClassifier`): a seed where they disagree ties.
+:func:`records` flattens every seed's numbers, :func:`declare_claims` states the claims with their thresholds
+(:data:`THRESHOLDS`), :func:`controls` checks each metric they read on known answers, and
+:func:`gan_helpers.claims.judge` gives the verdicts.
 """
 from __future__ import annotations
 
@@ -30,16 +36,16 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..evaluate import Evaluator, all_seeds_verdict, better_verdict, compare_over_seeds, spread
+from ..claims import AllOf, Claim, Compare, Control, Property, Threshold, declare
+from ..evaluate import Evaluator
 from ..images import to_uint8
 from ..models import ProjectionDiscriminator, SharedEmbedGenerator
 from ..objectives import S3GANLoss
-from ..results import claim
 from ..runtime import run_tasks
 from ..train import GANTrainer, TrainConfig
 
-VARIANTS = ("unconditional", "conditional", "s2gan", "s3gan", "s3gan_no_rotation")
-SEMI_SUPERVISED = ("s2gan", "s3gan", "s3gan_no_rotation")  # the variants that see only the labelled fraction
+VARIANTS = ("unconditional", "conditional", "conditional_labelled_only", "s2gan", "s3gan", "s3gan_no_rotation")
+SEMI_SUPERVISED = ("conditional_labelled_only", "s2gan", "s3gan", "s3gan_no_rotation")  # see only the labelled fraction
 SOURCE = "Lučić, Ritter et al., High-Fidelity Image Generation With Fewer Labels (Google AI blog)"
 
 
@@ -104,7 +110,7 @@ def variant_labels(variant: str, true_labels: torch.Tensor, labelled: np.ndarray
     (``unconditional``)."""
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
-    if variant == "conditional":
+    if variant in ("conditional", "conditional_labelled_only"):  # the latter trains on the labelled images only
         return true_labels.clone()
     out = torch.full_like(true_labels, -1)
     if variant == "unconditional":
@@ -131,19 +137,24 @@ def build(variant: str, n_classes: int, image_size: int, nz: int, ngf: int, ndf:
     return G, D, S3GANLoss(loss=loss, predictor=s3, rotation=rotation)
 
 
-def measure(evaluator: Evaluator, images: torch.Tensor, asked: torch.Tensor | None, full: bool = True) -> dict:
-    """FID, KID (and with ``full`` every other metric) of ``images``; ``class_accuracy`` where ``asked``."""
+def measure(evaluator: Evaluator, images: torch.Tensor, asked: torch.Tensor | None, full: bool = True,
+            reader=None) -> dict:
+    """FID, KID (and with ``full`` every other metric) of ``images``; ``class_accuracy`` where ``asked``, and
+    ``class_accuracy_svm`` as the second reader (:class:`~gan_helpers.features.PixelClassifier`) reads it."""
     if full:
-        return evaluator.full(images, asked=asked, neighbours=False)
-    out = evaluator.quick(images)
-    if asked is not None:
-        out["class_accuracy"] = float((evaluator.probs(images).argmax(1) == asked).double().mean())
+        out = evaluator.full(images, asked=asked, neighbours=False)
+    else:
+        out = evaluator.quick(images)
+        if asked is not None:
+            out["class_accuracy"] = float((evaluator.probs(images).argmax(1) == asked).double().mean())
+    if asked is not None and reader is not None:
+        out["class_accuracy_svm"] = float((reader.predict(images) == np.asarray(asked)).mean())
     return out
 
 
 def train_arm(arm: Arm, seed: int, images: torch.Tensor, true_labels: torch.Tensor, split: dict,
               evaluator: Evaluator, model: dict, train: dict, iterations: int, eval_every: int,
-              keep_samples: bool = True) -> dict:
+              keep_samples: bool = True, reader=None) -> dict:
     """Train one arm from ``seed`` on ``split`` (the seed's labelled indices and inferred labels at the arm's
     fraction) and measure it every ``eval_every`` iterations and at the end on ``evaluator.n_samples``
     samples (a conditional G draws the classes in turn). Returns plain data (a worker sends it back)."""
@@ -151,6 +162,9 @@ def train_arm(arm: Arm, seed: int, images: torch.Tensor, true_labels: torch.Tens
     n_classes = int(true_labels.max()) + 1
     G, D, obj = build(arm.variant, n_classes, images.shape[-1], **model)
     labels = variant_labels(arm.variant, true_labels, split["labelled"], split.get("inferred"))
+    if arm.variant == "conditional_labelled_only":  # the labelled images alone, with their labels
+        keep = torch.as_tensor(split["labelled"], dtype=torch.long)
+        images, labels, true_labels = images[keep], labels[keep], true_labels[keep]
     cfg = TrainConfig(seed=seed, sample_at=tuple(range(eval_every, iterations + 1, eval_every)),
                       n_fixed=8 * n_classes, **train)
     t = GANTrainer(images, G, D, obj, cfg, labels=labels,
@@ -165,7 +179,7 @@ def train_arm(arm: Arm, seed: int, images: torch.Tensor, true_labels: torch.Tens
     late = max(1, iterations // 10)
     return {"arm": arm.name, "variant": arm.variant, "fraction": arm.fraction, "axis": arm.axis, "seed": seed,
             "iterations": iterations, "evals": t.evals, "grids": t.samples, "history": {k: t.history[k] for k in keep},
-            "measured": measure(evaluator, samples, asked), "wall_s": t.wall_s,
+            "measured": measure(evaluator, samples, asked, reader=reader), "wall_s": t.wall_s,
             "head_accuracy": None if head is None else float(np.nanmean(head[-late:])),
             "samples": to_uint8(samples) if keep_samples and not arm.axis else None}
 
@@ -177,13 +191,13 @@ def arm_cost(arm: Arm) -> float:
 
 def run_arms(images, true_labels, arms: list[Arm], seeds: list[int], splits: dict, evaluator: Evaluator,
              model: dict, train: dict, iterations: int, eval_every: int, workers: int | None = None,
-             progress: bool = False) -> dict[str, dict[int, dict]]:
+             progress: bool = False, reader=None) -> dict[str, dict[int, dict]]:
     """Every arm under every seed: ``runs[arm name][seed]`` is :func:`train_arm`'s record. ``splits[seed]
     [fraction]`` holds that seed's labelled indices and inferred labels (:func:`~gan_helpers.experiments.
     selfsup.selfsup_seed`)."""
     tasks = [(a, s, images, true_labels, splits[s][a.fraction] if a.variant in SEMI_SUPERVISED else
               {"labelled": np.arange(len(images)) if a.variant == "conditional" else np.zeros(0, int)},
-              evaluator, model, train, iterations, eval_every) for a in arms for s in seeds]
+              evaluator, model, train, iterations, eval_every, True, reader) for a in arms for s in seeds]
     records = run_tasks(train_arm, tasks, workers, cost=[arm_cost(t[0]) for t in tasks], progress=progress,
                         desc="variants x seeds")
     runs: dict[str, dict[int, dict]] = {}
@@ -209,7 +223,7 @@ def sample_sets(runs: dict, main: list[str], seeds: list[int], reference, names:
 
 def results_extra(selfsup: dict, runs: dict, seeds: list[int], floor: dict) -> dict:
     """The numbers ``results.json`` keeps beside the claims: steps 1-3 and every arm's metrics, per seed."""
-    return {"self_supervised": {s: {"rotation_accuracy": r["rotation"], "probe": r["probe"],
+    return {"self_supervised": {s: {"rotation_accuracy": r["rotation"], "probe": r["probe"], "probe_fit": r["probe_fit"],
                                     "inferred_label_accuracy": {f: sp["accuracy"] for f, sp in r["splits"].items()}}
                                 for s, r in selfsup.items()},
             "gan": {n: {s: {**r["measured"], "fraction": r["fraction"], "head_accuracy": r["head_accuracy"],
@@ -221,132 +235,181 @@ def results_extra(selfsup: dict, runs: dict, seeds: list[int], floor: dict) -> d
 # Claims
 # ---------------------------------------------------------------------------------------------
 
+THRESHOLDS = declare(
+    Threshold("learned_fid_ratio", 0.5, "a GAN has learned when its FID is at most half the FID of the same "
+              "generator untrained (measured in this run)"),
+    Threshold("class_accuracy_min", 0.8, "'the generator is limited by the class': G(z, y) reads as y in at least "
+              "80% of samples (chance: 10%); the readers give real held-out shapes about 0.99 (control)"),
+    Threshold("inferred_accuracy_min", 0.8, "labels good enough to condition a GAN: at least 80% right, the class "
+              "accuracy asked of the conditional GAN itself"),
+    Threshold("chance_multiple", 2.0, "partly: at least twice chance"),
+    Threshold("close_accuracy_gap", 0.05, "'comparable': class accuracy at most 5 points below the fully labelled "
+              "GAN's, beyond noise_factor x the noise of the gap (the fully labelled GAN's own seeds spread by about 2)"),
+    Threshold("close_fid_ratio", 1.25, "'comparable quality': FID at most 25% above the fully labelled GAN's (the "
+              "paper's S3GAN with 10% of ImageNet's labels: FID 8.0 against BigGAN's 7.2 at 128 px, 11% above)",
+              "Lučić et al. 2019, Table 1"),
+    Threshold("stability_margin", 0.288, "more stable: late FID swings at least a quarter smaller (ln 4/3 on the log "
+              "scale of the swing); a steady curve scores 0, a swinging one far above (control)"),
+)
+T = THRESHOLDS
+
+
 def binomial_noise(p: float, n: int) -> float:
     """Standard error of an accuracy ``p`` measured on ``n`` images: the noise of an accuracy."""
-    return float(np.sqrt(max(p * (1 - p), 0.25 / max(n, 1)) / max(n, 1)))
+    from ..claims import binomial_noise as bn
+
+    return bn(p, n)
 
 
-def _per_seed(runs, name, seeds, key):
-    return [runs[name][s]["measured"][key] for s in seeds]
+def learned(q: dict, untrained_fid: float) -> bool:
+    return q["fid"] <= float(T["learned_fid_ratio"]) * untrained_fid
 
 
-def close_to_reference(a: dict, ref: dict, n: int, fid_share: float = 0.25, acc_share: float = 0.25) -> bool:
-    """Under one seed, arm ``a`` is close to the fully labelled ``ref`` if its class accuracy is at least
-    ``1 - acc_share`` of ref's and its FID at most ``1 + fid_share`` times ref's, each beyond 2x its noise."""
-    acc_ok = a["class_accuracy"] >= (1 - acc_share) * ref["class_accuracy"] - 2 * binomial_noise(a["class_accuracy"], n)
-    fid_ok = a["fid"] <= (1 + fid_share) * ref["fid"] + 2 * max(a["fid_noise"], ref["fid_noise"])
-    return bool(acc_ok and fid_ok)
+def records(selfsup: dict[int, dict], runs: dict[str, dict[int, dict]], seeds: list[int], label_fraction: float,
+            n_samples: int, untrained_fid: float) -> dict[int, dict]:
+    """``records[seed]``: every arm's FID (with noise), class accuracy read by the CNN and the SVM (with binomial
+    noise), learned flag, its gaps to the fully labelled GAN and the log of its late FID swings; the probe's and
+    the from-scratch network's accuracy on the hidden labels at each fraction (``probe@<f>``, ``scratch@<f>``,
+    ``random@<f>`` as pseudo-arms), the inferred labels' and S3GAN's class head's accuracy."""
+    from .techniques import fid_fluctuation
+
+    out = {}
+    for s in seeds:
+        rec: dict = {}
+        ref = runs["conditional"][s]["measured"] if "conditional" in runs else None
+        for name, per in runs.items():
+            r = per[s]
+            q = r["measured"]
+            a = {"fid": q["fid"], "fid_noise": q["fid_noise"], "learned": learned(q, untrained_fid)}
+            if len(r["evals"]) >= 6:
+                a["log_fid_swing"] = float(np.log(max(fid_fluctuation(r["evals"]), 1e-6)))
+            for reader, key in (("cnn", "class_accuracy"), ("svm", "class_accuracy_svm")):
+                if key in q:
+                    a[f"class_accuracy[{reader}]"] = q[key]
+                    a[f"class_accuracy_noise[{reader}]"] = binomial_noise(q[key], n_samples)
+                    if ref is not None and key in ref:
+                        a[f"accuracy_gap[{reader}]"] = ref[key] - q[key]
+                        a[f"accuracy_gap_noise[{reader}]"] = float(np.hypot(binomial_noise(q[key], n_samples),
+                                                                             binomial_noise(ref[key], n_samples)))
+            if ref is not None:
+                a["fid_ratio"] = q["fid"] / max(ref["fid"], 1e-12)
+            rec[name] = a
+        n_hidden = lambda f: max(1, int(round((1 - f) * len(selfsup[s]["splits"][label_fraction]["inferred"]))))
+        for method in ("rotation", "random", "scratch"):
+            for f, acc in selfsup[s]["probe"][method].items():
+                rec[f"{method}@{f:g}"] = {"accuracy": acc, "accuracy_noise": binomial_noise(acc, n_hidden(f)), "learned": True}
+        inferred = selfsup[s]["splits"][label_fraction]["accuracy"]
+        rec["probe labels"] = {"accuracy": inferred, "accuracy_noise": binomial_noise(inferred, n_hidden(label_fraction)),
+                               "learned": True}
+        if "s3gan" in runs and runs["s3gan"][s]["head_accuracy"] is not None:
+            h = runs["s3gan"][s]["head_accuracy"]
+            rec["s3gan head"] = {"accuracy": h, "accuracy_noise": binomial_noise(h, n_hidden(label_fraction)),
+                                 "learned": rec["s3gan"]["learned"]}
+        out[s] = rec
+    return out
 
 
-def _two_metric_outcomes(runs, a: str, b: str, seeds, n: int) -> tuple[list[int], dict]:
-    """Per seed: A better than B on FID and on class accuracy (each beyond 2x its noise); +1 where one wins
-    and the other does not lose, -1 where one loses and the other does not win, 0 otherwise."""
-    fa, fb = _per_seed(runs, a, seeds, "fid"), _per_seed(runs, b, seeds, "fid")
-    fid = compare_over_seeds(fa, fb, _per_seed(runs, a, seeds, "fid_noise"), _per_seed(runs, b, seeds, "fid_noise"))
-    aa, ab = _per_seed(runs, a, seeds, "class_accuracy"), _per_seed(runs, b, seeds, "class_accuracy")
-    acc = compare_over_seeds(aa, ab, [binomial_noise(x, n) for x in aa], [binomial_noise(x, n) for x in ab],
-                             lower_is_better=False)
-    both = [(1 if max(f, c) == 1 and min(f, c) >= 0 else -1 if min(f, c) == -1 and max(f, c) <= 0 else 0)
-            for f, c in zip(fid, acc)]
-    return both, {f"fid_{a}": fa, f"fid_{b}": fb, f"class_accuracy_{a}": aa, f"class_accuracy_{b}": ab,
-                  "fid_per_seed": fid, "class_accuracy_per_seed": acc, "per_seed": both}
+def declare_claims(variants: list[str], label_fraction: float, small_fractions: list[float], n_classes: int) -> list[Claim]:
+    """The document's claims (and those beyond it) as declarations."""
+    readers = ("cnn", "svm")
+    chance = Threshold("twice_chance", float(T["chance_multiple"]) / n_classes, f"partly: at least twice chance "
+                       f"(1/{n_classes})")
+    acc = lambda a, b: Compare("class_accuracy", a, b, higher_is_better=True, noise="{metric}_noise", readers=readers)
+    pct = f"{label_fraction:.0%}"
+    claims = [
+        Claim("probe_vs_scratch", "A linear classifier on rotation-trained features needs fewer labels than the same "
+              "network trained from scratch", f"{SOURCE}: 'more efficient by examples than training the entire network "
+              "from scratch'", settings={f"{f:.0%} labels": Compare("accuracy", f"rotation@{f:g}", f"scratch@{f:g}",
+                                                                     higher_is_better=True) for f in small_fractions},
+              note="both trained to convergence and tuned on the same labelled validation set (10 per class)"),
+        Claim("rotation_vs_random", "Rotation prediction learns meaningful features: a linear probe on them beats the "
+              "same network with random weights", "beyond the document: the blog's premise, against the untrained twin",
+              settings={f"{f:.0%} labels": Compare("accuracy", f"rotation@{f:g}", f"random@{f:g}", higher_is_better=True)
+                        for f in small_fractions}),
+        Claim("inferred_labels", f"The linear probe labels the unlabelled part well enough to condition a GAN (at {pct} "
+              "labels)", f"{SOURCE}: 'we use this classifier to mark up unallocated data'",
+              Property("accuracy", "probe labels", T["inferred_accuracy_min"], partly=chance)),
+    ]
+    if "conditional" in variants:
+        claims.append(Claim("conditional_follows", "The fully labelled conditional GAN draws the class it is asked for",
+                            f"{SOURCE}: 'the generator is limited by the class of the image'",
+                            Property("class_accuracy", "conditional", T["class_accuracy_min"], readers=readers)))
+        for v in ("s2gan", "s3gan"):
+            if v not in variants:
+                continue
+            claims.append(Claim(f"{v}_close", f"With {pct} of the labels, {v.upper()} comes close to the conditional GAN "
+                                "trained on all labels", f"{SOURCE}: 'comparable-quality natural images using 10 times "
+                                "fewer tags'",
+                                AllOf((Property("accuracy_gap", v, T["close_accuracy_gap"], at_least=False,
+                                                noise="{metric}_noise", readers=readers),
+                                       Property("fid_ratio", v, T["close_fid_ratio"], at_least=False))),
+                                requires=("conditional",)))
+            if "conditional_labelled_only" in variants:
+                claims.append(Claim(f"{v}_uses_unlabelled", f"{v.upper()} makes use of the unlabelled images: it beats the "
+                                    f"conditional GAN trained on its {pct} of labelled images alone",
+                                    "beyond the document: the baseline the method must beat",
+                                    settings={"class accuracy": acc(v, "conditional_labelled_only"),
+                                              "FID": Compare("fid", v, "conditional_labelled_only")}))
+    if {"s3gan", "s3gan_no_rotation"} <= set(variants):
+        claims.append(Claim("rotation_loss_helps", "The discriminator's auxiliary rotation loss helps (S3GAN against "
+                            "S3GAN without it)", f"{SOURCE}: 'auxiliary losses ... improve the quality of the model'",
+                            settings={"class accuracy": acc("s3gan", "s3gan_no_rotation"),
+                                      "FID": Compare("fid", "s3gan", "s3gan_no_rotation")}))
+        others = [o for o in ("s3gan_no_rotation", "unconditional") if o in variants]
+        claims.append(Claim("rotation_loss_stability", "The auxiliary rotation loss makes training more stable (smaller "
+                            "late swings of FID around its trend)", f"{SOURCE}: 'improve ... the stability of training'",
+                            settings={f"against {o}": Compare("log_fid_swing", "s3gan", o, noise=None,
+                                                              margin=T["stability_margin"]) for o in others}))
+    if "s3gan" in variants:
+        claims.append(Claim("head_vs_probe", "S3GAN's class head labels the unlabelled real images better than the "
+                            "rotation probe behind S2GAN (last 10% of training)", "beyond the document",
+                            Compare("accuracy", "s3gan head", "probe labels", higher_is_better=True)))
+    return claims
 
 
 def fewer_labels_claims(selfsup: dict[int, dict], runs: dict[str, dict[int, dict]], seeds: list[int],
-                        label_fraction: float, n_classes: int, n_samples: int, small_fraction: float = 0.1,
-                        stable_factor: float = 3.0) -> list[dict]:
-    """The document's claims, each judged on every seed with the rule of :mod:`gan_helpers.evaluate`.
+                        label_fraction: float, n_classes: int, n_samples: int, untrained_fid: float,
+                        controls: list[Control] = (), small_fraction: float = 0.1,
+                        smoke: bool = False) -> tuple[list[Claim], list[dict]]:
+    """``(declared, judged)``: the claims and their verdicts from every seed's records. The probe claims are
+    judged at every probe fraction up to ``small_fraction`` (the regime the document means by "fewer labels")."""
+    from ..claims import judge
 
-    ``selfsup[seed]``: :func:`~gan_helpers.experiments.selfsup.selfsup_seed`'s record; ``runs[arm][seed]``:
-    :func:`train_arm`'s record; ``n_samples``: images behind each class accuracy."""
-    claims, chance = [], 1.0 / n_classes
-    probe = {s: selfsup[s]["probe"] for s in seeds}
-    small = sorted(f for f in probe[seeds[0]]["rotation"] if f <= small_fraction)
-    n_hidden = {f: max(1, int(round((1 - f) * len(selfsup[seeds[0]]["splits"][label_fraction]["inferred"])))) for f in small}
+    small = sorted(f for f in selfsup[seeds[0]]["probe"]["rotation"] if f <= small_fraction)
+    variants = [n for n in runs if not runs[n][seeds[0]]["axis"]]
+    declared = declare_claims(variants, label_fraction, small, n_classes)
+    return declared, judge(declared, records(selfsup, runs, seeds, label_fraction, n_samples, untrained_fid),
+                           controls, smoke)
 
-    # 1-2. rotation features against training from scratch and against random features, at the small fractions
-    for other, text, source in (
-            ("scratch", "A linear classifier on rotation-trained features needs fewer labels than the same network "
-             "trained from scratch", f"{SOURCE}: 'more efficient by examples than training the entire network from scratch'"),
-            ("random", "Rotation prediction learns meaningful features: a linear probe on them beats the same "
-             "network with random weights", "beyond the document: the blog's premise, against the untrained twin")):
-        outcomes, ev = [], {}
-        for f in small:
-            a = [probe[s]["rotation"][f] for s in seeds]
-            b = [probe[s][other][f] for s in seeds]
-            per = compare_over_seeds(a, b, [binomial_noise(x, n_hidden[f]) for x in a],
-                                     [binomial_noise(x, n_hidden[f]) for x in b], lower_is_better=False)
-            outcomes += per
-            ev[f"{f:g}"] = {"rotation": a, other: b, "per_seed": per}
-        claims.append(claim(text, source, better_verdict(outcomes) if outcomes else "inconclusive",
-                            {"by_fraction": ev, "rule": "per fraction and seed: higher accuracy on the hidden labels "
-                             "by more than 2x its binomial noise"}))
 
-    # 3. the inferred labels are usable
-    acc = [selfsup[s]["splits"][label_fraction]["accuracy"] for s in seeds]
-    v = all_seeds_verdict([a >= 0.8 for a in acc])
-    if v == "does not hold" and all(a >= 2 * chance for a in acc):
-        v = "partly"
-    claims.append(claim(f"The linear probe labels the unlabelled part well enough to condition a GAN (at {label_fraction:.0%} labels)",
-                        f"{SOURCE}: 'we use this classifier to mark up unallocated data'", v,
-                        {"inferred_label_accuracy": acc, "holds_at": 0.8, "partly_at": 2 * chance}))
+def controls(evaluator: Evaluator, reader, real: torch.Tensor, real_labels: torch.Tensor, untrained_fid: float,
+             other_untrained: torch.Tensor, seed: int = 0) -> list[Control]:
+    """Every metric a verdict of this notebook reads, on known answers: FID, the learned-check, class accuracy as
+    each reader reads it (real images asked for their own class, against the same images asked for a shuffled
+    class), and the late-swing measure of stability (a steady curve against a swinging one)."""
+    from ..evaluate import fid_control
+    from .techniques import fid_fluctuation
 
-    # 4. the premise: the fully labelled conditional GAN draws the class it is asked for
-    if "conditional" in runs:
-        acc = _per_seed(runs, "conditional", seeds, "class_accuracy")
-        claims.append(claim("The fully labelled conditional GAN draws the class it is asked for (class accuracy of "
-                            "G(z, y) >= 0.8)", f"{SOURCE}: 'the generator is limited by the class of the image'",
-                            all_seeds_verdict([a >= 0.8 for a in acc]),
-                            {"class_accuracy": acc, "fid": _per_seed(runs, "conditional", seeds, "fid"), "chance": chance}))
-
-    # 5. S2GAN / S3GAN with few labels come close to the fully labelled GAN, at each fraction
-    if "conditional" in runs:
-        ref = {s: runs["conditional"][s]["measured"] for s in seeds}
-        for v in ("s2gan", "s3gan"):
-            names = {f: n for n in runs for f in [runs[n][seeds[0]]["fraction"]] if runs[n][seeds[0]]["variant"] == v}
-            if label_fraction not in names:
-                continue
-            close = {f"{f:g}": [close_to_reference(runs[n][s]["measured"], ref[s], n_samples) for s in seeds]
-                     for f, n in sorted(names.items())}
-            ev = {"close_per_seed": close, "class_accuracy_conditional": [ref[s]["class_accuracy"] for s in seeds],
-                  "fid_conditional": [ref[s]["fid"] for s in seeds],
-                  **{f"class_accuracy_{f:g}": _per_seed(runs, n, seeds, "class_accuracy") for f, n in sorted(names.items())},
-                  **{f"fid_{f:g}": _per_seed(runs, n, seeds, "fid") for f, n in sorted(names.items())},
-                  "rule": "per seed: class accuracy >= 75% of the conditional GAN's and FID <= 1.25x its FID "
-                          "(each beyond 2x its noise)"}
-            learned = [ref[s]["class_accuracy"] >= 2 * chance for s in seeds]  # else "close" to chance says nothing
-            ev["reference_learned_classes"] = learned
-            claims.append(claim(f"With {label_fraction:.0%} of the labels, {v.upper()} comes close to the conditional "
-                                "GAN trained on all labels", f"{SOURCE}: 'comparable-quality natural images using 10 "
-                                "times fewer tags'",
-                                all_seeds_verdict(close[f"{label_fraction:g}"]) if all(learned) else "inconclusive", ev))
-
-    # 6. the rotation loss helps: S3GAN against S3GAN without it
-    if {"s3gan", "s3gan_no_rotation"} <= set(runs):
-        out, ev = _two_metric_outcomes(runs, "s3gan", "s3gan_no_rotation", seeds, n_samples)
-        claims.append(claim("The discriminator's auxiliary rotation loss helps (S3GAN against S3GAN without it)",
-                            f"{SOURCE}: 'auxiliary losses ... improve the quality of the model and the stability of training'",
-                            better_verdict(out), ev))
-
-    # 7. S3GAN trains stably: its FID spread over seeds is of the order of the conditional GAN's
-    if {"s3gan", "conditional"} <= set(runs) and len(seeds) > 1:
-        s3, cond = spread(_per_seed(runs, "s3gan", seeds, "fid")), spread(_per_seed(runs, "conditional", seeds, "fid"))
-        floor = float(np.mean(_per_seed(runs, "conditional", seeds, "fid_noise")))
-        ok = s3["std"] <= stable_factor * max(cond["std"], floor)
-        claims.append(claim("S3GAN trains stably: its FID spread over seeds is of the same order as the conditional GAN's",
-                            f"{SOURCE}: 'improve ... the stability of training'", "holds" if ok else "does not hold",
-                            {"fid_s3gan": s3, "fid_conditional": cond, "fid_noise_conditional": floor,
-                             "rule": f"std over seeds of S3GAN's FID <= {stable_factor} x max(the conditional GAN's, "
-                                     "its bootstrap noise)"}))
-
-    # 8. (beyond) S3GAN's class head labels the unlabelled reals as well as the rotation probe does
-    if "s3gan" in runs:
-        head = [runs["s3gan"][s]["head_accuracy"] for s in seeds]
-        inferred = [selfsup[s]["splits"][label_fraction]["accuracy"] for s in seeds]
-        n_h = n_hidden.get(label_fraction, 1000)
-        out = compare_over_seeds(head, inferred, [binomial_noise(x, n_h) for x in head],
-                                 [binomial_noise(x, n_h) for x in inferred], lower_is_better=False)
-        claims.append(claim("S3GAN's class head labels the unlabelled real images better than the rotation probe "
-                            "behind S2GAN (last 10% of training)", "beyond the document", better_verdict(out),
-                            {"head_accuracy": head, "inferred_label_accuracy": inferred, "per_seed": out}))
-    return claims
+    g = torch.Generator().manual_seed(seed)
+    out = [fid_control(evaluator, real)]
+    q_real, q_other = evaluator.quick(real), evaluator.quick(other_untrained)
+    out.append(Control("learned", f"FID against {float(T['learned_fid_ratio']):g} x the untrained generator's "
+                       f"({untrained_fid:.1f})", "real images", "another untrained generator", q_real["fid"],
+                       q_other["fid"], learned(q_real, untrained_fid) and not learned(q_other, untrained_fid),
+                       "real passes, untrained does not"))
+    shuffled = real_labels[torch.randperm(len(real_labels), generator=g)]
+    t = float(T["class_accuracy_min"])
+    for name, pred in (("cnn", evaluator.probs(real).argmax(1).numpy()), ("svm", reader.predict(real))):
+        pos, neg = float((pred == real_labels.numpy()).mean()), float((pred == shuffled.numpy()).mean())
+        out.append(Control("class_accuracy", f"class accuracy as the {name} reads it", "real images asked for their "
+                           "own class", "the same images asked for a shuffled class", pos, neg, bool(pos >= t > neg),
+                           f"own class >= {t:g} > shuffled"))
+    steps = np.arange(8)
+    steady = [{"fid": 40.0 - 3 * i} for i in steps]
+    swing = [{"fid": 40.0 - 3 * i + (8 if i % 2 else -8)} for i in steps]
+    fs, fw = fid_fluctuation(steady), fid_fluctuation(swing)
+    out.append(Control("log_fid_swing", "late swing of FID around its trend", "a curve that swings by 8 around its "
+                       "trend", "a steady descent", fw, fs, bool(np.log(max(fw, 1e-6)) - np.log(max(fs, 1e-6)) >
+                                                               float(T["stability_margin"])),
+                       "swinging above steady by more than stability_margin (log scale)"))
+    return out

@@ -35,6 +35,7 @@ from ..fit import fit, flip_and_shift, index_batches
 from ..losses import rotation_loss
 
 NUM_ROTATIONS = 4
+PROBE_CS = (0.01, 0.1, 1.0, 10.0)  # the linear probe's inverse regularisation, chosen on the validation set
 
 SHAPE_ROTATION_CEILING = {
     # The best possible rotation accuracy for each class of the built-in shapes (positions symmetric under
@@ -202,23 +203,59 @@ class LinearProbe:
         if len(np.unique(y)) < 2:
             raise ValueError("the linear probe needs labelled images of at least 2 classes")
         mean, scale = features.mean(0), features.std(0) + 1e-6
-        clf = LogisticRegression(C=C, max_iter=2000, random_state=seed).fit((features - mean) / scale, y)
+        clf = LogisticRegression(C=C, max_iter=5000, random_state=seed).fit((features - mean) / scale, y)
         return cls(mean, scale, clf)
+
+    @classmethod
+    def fit_validated(cls, features: np.ndarray, labels, val_features: np.ndarray, val_labels,
+                      Cs=PROBE_CS, seed: int = 0) -> tuple["LinearProbe", dict]:
+        """The probe whose inverse regularisation ``C`` (of ``Cs``) gives the lowest log-loss on the validation
+        set, fitted to convergence (lbfgs, convex): the probe's counterpart of early stopping."""
+        from sklearn.metrics import log_loss
+
+        best = None
+        for C in Cs:
+            p = cls.fit(features, labels, C, seed)
+            proba = p.clf.predict_proba((val_features - p.mean) / p.scale)
+            loss = log_loss(val_labels, proba, labels=p.clf.classes_)
+            if best is None or loss < best[1]:
+                best = (p, loss, C)
+        p, loss, C = best
+        return p, {"C": C, "val_loss": float(loss), "val_accuracy": float((p.predict(val_features) == np.asarray(val_labels)).mean()),
+                   "train_accuracy": float((p.predict(features) == np.asarray(labels)).mean())}
 
     def predict(self, features: np.ndarray) -> np.ndarray:
         return self.clf.predict((features - self.mean) / self.scale)
 
 
-def train_from_scratch(images: torch.Tensor, labels: torch.Tensor, n_classes: int, steps: int = 200,
+def train_from_scratch(images: torch.Tensor, labels: torch.Tensor, n_classes: int, val_images: torch.Tensor,
+                       val_labels: torch.Tensor, max_steps: int = 3000, check_every: int = 50, patience: int = 6,
                        batch_size: int = 32, width: int = 32, lr: float = 2e-3, seed: int = 0,
-                       device="cpu") -> RotationNet:
-    """The baseline: the same network trained end to end on the labelled images only (random shifts),
-    for ``steps`` steps whatever their number."""
+                       device="cpu") -> tuple[RotationNet, dict]:
+    """The baseline: the same network trained end to end on the labelled images only (random shifts), until its
+    loss on the labelled validation images has not improved for ``patience`` checks of ``check_every`` steps
+    (at most ``max_steps``); the weights of the best check are kept (:meth:`gan_helpers.fit.Fitter.run_until`).
+    Returns the network and its record (steps, training and validation accuracy)."""
+    from ..fit import Fitter
+
     torch.manual_seed(seed)
-    model = RotationNet(n_classes, width)
-    model, _ = fit(model, index_batches(images, labels, _shift), F.cross_entropy, len(images), batch_size,
-                   steps=steps, lr=lr, seed=seed, device=device)
-    return model
+    model = RotationNet(n_classes, width).to(device)
+    f = Fitter(model, index_batches(images, labels, _shift), F.cross_entropy, lr=lr, seed=seed, device=device)
+
+    @torch.no_grad()
+    def validate():
+        model.eval()
+        logits = torch.cat([model(val_images[i:i + 256].to(device)).float().cpu() for i in range(0, len(val_images), 256)])
+        model.train()
+        return {"loss": float(F.cross_entropy(logits, val_labels)),
+                "accuracy": float((logits.argmax(1) == val_labels).float().mean())}
+
+    r = f.run_until(len(images), batch_size, validate, max(1, max_steps // check_every), patience, steps_per_epoch=check_every)
+    model.eval()
+    train_acc = float((predict_classes(model, images) == np.asarray(labels)).mean())
+    return model, {"best_step": r["best_epoch"] * check_every, "steps_run": r["epochs_run"] * check_every,
+                   "stopped": r["stopped"], "val_loss": r["val_loss"], "val_accuracy": r["val_accuracy"],
+                   "train_accuracy": train_acc}
 
 
 @torch.no_grad()
@@ -229,35 +266,57 @@ def predict_classes(model: RotationNet, images: torch.Tensor, batch_size: int = 
                       for i in range(0, len(images), batch_size)]).numpy()
 
 
+def validation_set(images: torch.Tensor, labels: torch.Tensor, per_class: int = 10) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``per_class`` images of each class: the labelled validation set that decides when the baselines
+    stop and which regularisation the probe uses (the same for every method and label fraction)."""
+    idx = torch.cat([torch.nonzero(labels == c).flatten()[:per_class] for c in torch.unique(labels)])
+    return images[idx], labels[idx]
+
+
 def probe_curve(images: torch.Tensor, labels: torch.Tensor, fractions, rotation_model: RotationNet,
-                n_classes: int, block: int = 3, scratch_steps: int = 200, width: int = 32, seed: int = 0,
-                device="cpu") -> dict[str, dict[float, float]]:
+                n_classes: int, val_images: torch.Tensor, val_labels: torch.Tensor, block: int = 3,
+                scratch: dict | None = None, width: int = 32, seed: int = 0,
+                device="cpu") -> tuple[dict[str, dict[float, float]], dict[str, dict[float, dict]]]:
     """Step 2 at every label fraction: accuracy on the hidden labels of a linear probe on the rotation
-    network's features (``rotation``), of the same probe on a randomly initialised twin (``random``),
-    and of the twin trained end to end on the labelled part (``scratch``). ``{method: {fraction: acc}}``."""
+    network's features (``rotation``), of the same probe on a randomly initialised twin (``random``), and of the
+    twin trained end to end on the labelled part (``scratch``). Every method is trained to convergence and tuned on
+    the same labelled validation set (the probes' regularisation; the network's early stopping, ``scratch``: the
+    keyword arguments of :func:`train_from_scratch`). Returns ``({method: {fraction: acc}}, {method: {fraction:
+    record}})``, the records holding each fit's training and validation accuracy."""
     torch.manual_seed(seed + 1)
     random_model = RotationNet(NUM_ROTATIONS, width).to(device).eval()
-    feats = {"rotation": extract(rotation_model, images, block), "random": extract(random_model, images, block)}
-    y = np.asarray(labels)
+    models = {"rotation": rotation_model, "random": random_model}
+    feats = {k: extract(m, images, block) for k, m in models.items()}
+    val_feats = {k: extract(m, val_images, block) for k, m in models.items()}
+    y, yv = np.asarray(labels), np.asarray(val_labels)
     out: dict[str, dict[float, float]] = {"rotation": {}, "random": {}, "scratch": {}}
+    fits: dict[str, dict[float, dict]] = {"rotation": {}, "random": {}, "scratch": {}}
     for f in fractions:
         lab, hidden = labelled_split(labels, f, seed)
         if len(hidden) == 0:  # 100% labels: score on the training images themselves (the curve's ceiling)
             hidden = lab
         for name, x in feats.items():
-            out[name][float(f)] = float((LinearProbe.fit(x[lab], y[lab], seed=seed).predict(x[hidden]) == y[hidden]).mean())
-        net = train_from_scratch(images[lab], labels[lab], n_classes, scratch_steps, width=width, seed=seed, device=device)
+            probe, rec = LinearProbe.fit_validated(x[lab], y[lab], val_feats[name], yv, seed=seed)
+            out[name][float(f)] = float((probe.predict(x[hidden]) == y[hidden]).mean())
+            fits[name][float(f)] = rec
+        net, rec = train_from_scratch(images[lab], labels[lab], n_classes, val_images, val_labels, width=width,
+                                      seed=seed, device=device, **(scratch or {}))
         out["scratch"][float(f)] = float((predict_classes(net, images[hidden]) == y[hidden]).mean())
-    return out
+        fits["scratch"][float(f)] = rec
+    return out, fits
 
 
 def infer_labels(rotation_model: RotationNet, images: torch.Tensor, labels: torch.Tensor, labelled: np.ndarray,
-                 block: int = 3, seed: int = 0, features: np.ndarray | None = None) -> torch.Tensor:
+                 block: int = 3, seed: int = 0, features: np.ndarray | None = None,
+                 validation: tuple[np.ndarray, np.ndarray] | None = None) -> torch.Tensor:
     """Step 3: a label for every image, the true one where it is known (``labelled``), the linear probe's
-    prediction elsewhere: (N,)."""
+    prediction elsewhere: (N,). ``validation``: ``(features, labels)`` of the labelled validation set, to choose
+    the probe's regularisation as in :func:`probe_curve` (without it, C = 1)."""
     x = extract(rotation_model, images, block) if features is None else features
     y = np.asarray(labels)
-    inferred = LinearProbe.fit(x[labelled], y[labelled], seed=seed).predict(x).astype(np.int64)
+    probe = LinearProbe.fit(x[labelled], y[labelled], seed=seed) if validation is None else \
+        LinearProbe.fit_validated(x[labelled], y[labelled], *validation, seed=seed)[0]
+    inferred = probe.predict(x).astype(np.int64)
     inferred[labelled] = y[labelled]
     return torch.as_tensor(inferred)
 
@@ -267,19 +326,22 @@ def selfsup_seed(seed: int, images: torch.Tensor, labels: torch.Tensor, held_out
     """Steps 1-3 under one seed (a task of :func:`~gan_helpers.runtime.run_tasks`): the rotation network,
     its accuracy on the held-out images, the probe curve, and for each of ``gan_fractions`` the labelled
     split and the inferred labels with their accuracy on the hidden part. ``cfg``: ``rotation_steps``,
-    ``rotation_width``, ``probe_block``, ``scratch_steps``. Returns plain data."""
+    ``rotation_width``, ``probe_block``, ``val_per_class`` (the labelled validation images per class, drawn from
+    ``held_out``) and ``scratch`` (:func:`train_from_scratch`'s stopping settings). Returns plain data."""
     model, losses = train_rotation_net(images, cfg["rotation_steps"], width=cfg["rotation_width"], seed=seed)
     rot = rotation_accuracy(model, held_out, held_out_labels, n_classes)
-    curve = probe_curve(images, labels, probe_fractions, model, n_classes, cfg["probe_block"],
-                        cfg["scratch_steps"], cfg["rotation_width"], seed)
+    val_images, val_labels = validation_set(held_out, held_out_labels, cfg["val_per_class"])
+    curve, fits = probe_curve(images, labels, probe_fractions, model, n_classes, val_images, val_labels,
+                              cfg["probe_block"], cfg.get("scratch"), cfg["rotation_width"], seed)
     feats = extract(model, images, cfg["probe_block"])
+    validation = (extract(model, val_images, cfg["probe_block"]), np.asarray(val_labels))
     splits = {}
     for f in gan_fractions:
         lab, hidden = labelled_split(labels, f, seed)
-        inferred = infer_labels(model, images, labels, lab, cfg["probe_block"], seed, features=feats)
+        inferred = infer_labels(model, images, labels, lab, cfg["probe_block"], seed, features=feats, validation=validation)
         acc = float((inferred[hidden] == labels[hidden]).float().mean()) if len(hidden) else 1.0
         splits[float(f)] = {"labelled": lab, "inferred": inferred, "accuracy": acc}
-    return {"seed": seed, "rotation_losses": losses, "rotation": rot, "probe": curve, "splits": splits,
+    return {"seed": seed, "rotation_losses": losses, "rotation": rot, "probe": curve, "probe_fit": fits, "splits": splits,
             "model": {k: v.cpu() for k, v in model.state_dict().items()}}
 
 
