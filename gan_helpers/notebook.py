@@ -1,7 +1,11 @@
 """The setup call at the top of every notebook: parameters, checks, threads, output folder.
 
 A notebook's first code cell (tagged ``parameters``) assigns flat values, one comment each, and a
-visible smoke-scale line (pyro's convention: ``smoke = "CI" in os.environ``). The next cell calls
+visible smoke-scale line (pyro's convention: ``smoke = "CI" in os.environ``). Its last line,
+``smoke_scale = dict(iterations=20, seeds=[0], ...)``, says what a smoke run shrinks; :func:`setup`
+applies it, so it wins over values papermill injects after the parameters cell: ``CI=1`` with
+``-f configs/paper/NN.yaml`` runs the preset's code path (its data set, image size, widths, feature
+network, device) at the smoke run's iterations, seeds and sample counts. The next cell calls
 
     run = setup(globals(), checks={...})
 
@@ -167,18 +171,44 @@ class Run:
     workers: int
     smoke: bool
     extra: dict[str, Any] = field(default_factory=dict)
+    smoke_scale: dict[str, Any] = field(default_factory=dict)  # what the smoke run shrank (name: value set)
 
     def __getitem__(self, name: str) -> Any:
         return self.parameters[name]
 
 
+SMOKE_SCALE = "smoke_scale"
+
+
+def apply_smoke_scale(namespace: dict[str, Any]) -> dict[str, Any]:
+    """In a smoke run (the parameter ``smoke``, else ``"CI" in os.environ``), set every ``name: value`` of
+    the namespace's ``smoke_scale`` dict in the namespace itself (a notebook's ``globals()``), after any
+    values papermill injected; returns what it set ({} outside a smoke run). A name the parameters cell
+    does not assign is a :class:`ParameterError` (a typo would otherwise leave the full value)."""
+    smoke = bool(namespace.get("smoke", "CI" in os.environ))
+    scale = namespace.get(SMOKE_SCALE)
+    if not smoke or scale is None:
+        return {}
+    if not isinstance(scale, dict):
+        raise ParameterError(f"{SMOKE_SCALE} = {scale!r}: must be a dict of parameter name: smoke-run value")
+    unknown = sorted(k for k in scale if k not in namespace or k in (SMOKE_SCALE, "smoke"))
+    if unknown:
+        raise ParameterError(f"{SMOKE_SCALE} names {', '.join(map(repr, unknown))}, which the parameters cell does "
+                             f"not assign (or which cannot be shrunk)")
+    namespace.update(scale)
+    return dict(scale)
+
+
 def setup(namespace: dict[str, Any], checks: dict[str, Callable[[Any], str | None]] | None = None,
           n_tasks: int = 1, verbose: bool = True) -> Run:
-    """Collect, check and record the parameters; set threads; prepare ``output_dir`` (see the module).
+    """Apply the smoke scale (:func:`apply_smoke_scale`); collect, check and record the parameters; set
+    threads; prepare ``output_dir`` (see the module).
 
     ``n_tasks``: how many independent trainings the notebook will run (its seeds times arms), to size
     the worker pool (parameter ``workers``: 0 picks one per core)."""
+    shrunk = apply_smoke_scale(namespace)
     params = collect_parameters(namespace)
+    params.pop(SMOKE_SCALE, None)  # what ran is recorded: the shrunk values themselves
     check_parameters(params, checks)
     device = resolve_device(params.get("device", "auto"))
     threads = set_threads()
@@ -196,9 +226,10 @@ def setup(namespace: dict[str, Any], checks: dict[str, Callable[[Any], str | Non
     if verbose:
         seeds = params.get("seeds", [params.get("seed")])
         print(f"device: {device}, torch threads: {threads}, worker processes: {workers}, seeds: {seeds}"
-              + (", SMOKE SCALE (the CI environment variable is set)" if smoke else "")
+              + (", SMOKE SCALE (the CI environment variable is set"
+                 + (f"; shrunk: {', '.join(shrunk)}" if shrunk else "") + ")" if smoke else "")
               + f"; outputs in {out}/")
-    return Run(to_jsonable(params), out, device, threads, workers, smoke)
+    return Run(to_jsonable(params), out, device, threads, workers, smoke, smoke_scale=to_jsonable(shrunk))
 
 
 def require(condition: bool, message: str) -> None:

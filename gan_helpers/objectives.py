@@ -7,14 +7,22 @@ fix to the loop is made once (kwotsin/mimicry's ``train_step``, labml's WGAN-as-
 
 An objective implements
 
-* ``d_step(t, real, y_real, fake, y_fake) -> {"d_loss": ..., <logged terms>}``
-* ``g_step(t, fake, y_fake, real, y_real) -> {"g_loss": ..., <logged terms>}``
+* ``d_step(batch, disc) -> {"d_loss": ..., <logged terms>}``
+* ``g_step(batch, disc) -> {"g_loss": ..., <logged terms>}``
 
-where ``t`` is the trainer: ``t.disc(x, y)`` is D on DiffAugment-ed ``x`` (when the trainer
-augments), ``t.D`` the discriminator itself. ``fake`` carries G's graph in the G step and none
-in the D step. ``after_step(t, player)`` runs after each optimizer step; ``state_dict`` /
-``load_state_dict`` carry whatever the objective keeps (historical averages) into checkpoints;
-``hparams()`` its settings, from which :func:`build` rebuilds it.
+where ``batch`` is a :class:`Batch` (the real images, their labels and their indices in the training
+set; the fakes and the classes they were drawn for) and ``disc(x, y=None, full=False)`` is D on
+DiffAugment-ed ``x`` (when the trainer augments): logits ``(B,)``, or a
+:class:`~gan_helpers.models.DOutput` with ``full``; ``disc.project(h, y)`` is a projection
+discriminator's class term on features ``h``. ``batch.fake`` carries G's graph in the G step and
+none in the D step. An objective never sees the trainer: ``bind(G, D, batch_size)`` runs once when
+the trainer is built (state that depends on the models), ``after_step(player)`` after each optimizer
+step; ``state_dict`` / ``load_state_dict`` carry whatever the objective keeps (historical averages)
+into checkpoints; ``hparams()`` its settings, from which :func:`build` rebuilds it.
+
+Metrics that only observe (S3GAN's class-head accuracy on the labels it may not see) are not part of
+an objective: a D step may return per-image outputs under keys starting with ``_`` (not logged), and
+the trainer's observers (:func:`hidden_label_accuracy`) turn them into logged numbers.
 
 * :class:`DCGANLoss`: the non-saturating GAN loss (or the hinge loss), one-sided label smoothing,
   and a *joint batch* option: D sees the real and the fake half in one batch, so batch norm
@@ -40,6 +48,20 @@ from .losses import (LOSS_KINDS, HistoricalAverage, discriminator_loss, feature_
 OBJECTIVES: dict[str, type["Objective"]] = {}
 
 
+@dataclass
+class Batch:
+    """One step's data, as the trainer drew it (all on the training device except ``index``)."""
+
+    real: torch.Tensor                # (B, 3, S, S) real images in [-1, 1]
+    y_real: torch.Tensor | None       # (B,) their labels, -1 where hidden; None for an unlabelled set
+    index: torch.Tensor               # (B,) their indices in the training set (CPU, long)
+    fake: torch.Tensor                # (B, 3, S, S) G(z, y_fake): G's graph in the G step, none in the D step
+    y_fake: torch.Tensor | None       # (B,) the classes the fakes were drawn for (a conditional G)
+
+    def with_fake(self, fake: torch.Tensor, y_fake: torch.Tensor | None) -> "Batch":
+        return dataclasses.replace(self, fake=fake, y_fake=y_fake)
+
+
 def _register(cls):
     OBJECTIVES[cls.name] = cls
     return cls
@@ -61,16 +83,17 @@ class Objective:
         """True if ``g_step`` reads the real batch (the trainer then passes the iteration's last one)."""
         return False
 
-    def bind(self, trainer) -> None:
-        """Called once by the trainer after building the models: create state that depends on them."""
+    def bind(self, G, D, batch_size: int) -> None:
+        """Called once by the trainer after building the models (``batch_size``: the batch each step's
+        ``batch`` holds): create state that depends on them."""
 
-    def d_step(self, t, real, y_real, fake, y_fake) -> dict[str, torch.Tensor]:
+    def d_step(self, batch: Batch, disc) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def g_step(self, t, fake, y_fake, real, y_real) -> dict[str, torch.Tensor]:
+    def g_step(self, batch: Batch, disc) -> dict[str, torch.Tensor]:
         raise NotImplementedError
 
-    def after_step(self, t, player: str) -> None:
+    def after_step(self, player: str) -> None:
         """Runs after each optimizer step of ``player`` ("D" or "G")."""
 
     def hparams(self) -> dict:
@@ -112,17 +135,17 @@ class DCGANLoss(Objective):
     def needs_real_in_g_step(self) -> bool:
         return self.joint_batch
 
-    def _logits(self, t, real, fake, full: bool = False):
+    def _logits(self, disc, real, fake, full: bool = False):
         """D's outputs on the real and the fake batch (one pass with ``joint_batch``)."""
         if self.joint_batch:
-            out = t.disc(torch.cat([real, fake]), full=True)
+            out = disc(torch.cat([real, fake]), full=True)
             n = len(real)
             return ((out.logits[:n], out.features[:n]), (out.logits[n:], out.features[n:])) if full \
                 else (out.logits[:n], out.logits[n:])
         if full:
-            r, f = t.disc(real, full=True), t.disc(fake, full=True)
+            r, f = disc(real, full=True), disc(fake, full=True)
             return (r.logits, r.features), (f.logits, f.features)
-        return t.disc(real), t.disc(fake)
+        return disc(real), disc(fake)
 
     def _d_terms(self, real_logits, fake_logits) -> dict[str, torch.Tensor]:
         loss = discriminator_loss(real_logits, fake_logits, self.real_label, self.loss)
@@ -130,14 +153,14 @@ class DCGANLoss(Objective):
                 "d_x": torch.sigmoid(real_logits.detach().float()).mean(),
                 "d_g_z": torch.sigmoid(fake_logits.detach().float()).mean()}
 
-    def d_step(self, t, real, y_real, fake, y_fake):
+    def d_step(self, batch, disc):
         # (1) Update D: maximize log D(x) + log(1 - D(G(z)))
-        real_logits, fake_logits = self._logits(t, real, fake)
+        real_logits, fake_logits = self._logits(disc, batch.real, batch.fake)
         return self._d_terms(real_logits, fake_logits)
 
-    def g_step(self, t, fake, y_fake, real, y_real):
+    def g_step(self, batch, disc):
         # (2) Update G: maximize log D(G(z))
-        fake_logits = self._logits(t, real, fake)[1] if self.joint_batch else t.disc(fake)
+        fake_logits = self._logits(disc, batch.real, batch.fake)[1] if self.joint_batch else disc(batch.fake)
         return {"g_loss": generator_loss(fake_logits, self.loss)}
 
 
@@ -172,8 +195,8 @@ class ImprovedGANLoss(DCGANLoss):
     def needs_real_in_g_step(self) -> bool:
         return self.joint_batch or self.feature_matching
 
-    def bind(self, trainer) -> None:
-        self._hist = {"D": HistoricalAverage(trainer.D), "G": HistoricalAverage(trainer.G)} if self.historical_weight else {}
+    def bind(self, G, D, batch_size: int) -> None:
+        self._hist = {"D": HistoricalAverage(D), "G": HistoricalAverage(G)} if self.historical_weight else {}
 
     def _penalty(self, player: str, out: dict, key: str) -> dict:
         if self._hist:
@@ -182,21 +205,21 @@ class ImprovedGANLoss(DCGANLoss):
             out[f"hist_penalty_{player.lower()}"] = p.detach()
         return out
 
-    def d_step(self, t, real, y_real, fake, y_fake):
-        return self._penalty("D", super().d_step(t, real, y_real, fake, y_fake), "d_loss")
+    def d_step(self, batch, disc):
+        return self._penalty("D", super().d_step(batch, disc), "d_loss")
 
-    def g_step(self, t, fake, y_fake, real, y_real):
+    def g_step(self, batch, disc):
         if not self.feature_matching:
-            out = super().g_step(t, fake, y_fake, real, y_real)
+            out = super().g_step(batch, disc)
             out["g_nonsat"] = out["g_loss"].detach()
         else:
-            (_, real_f), (fake_logits, fake_f) = self._logits(t, real, fake, full=True)
+            (_, real_f), (fake_logits, fake_f) = self._logits(disc, batch.real, batch.fake, full=True)
             out = {"g_loss": feature_matching_loss(real_f, fake_f),
                    "g_nonsat": generator_loss(fake_logits.detach(), self.loss)}
             out["fm_loss"] = out["g_loss"].detach()
         return self._penalty("G", out, "g_loss")
 
-    def after_step(self, t, player: str) -> None:
+    def after_step(self, player: str) -> None:
         if self._hist:
             self._hist[player].update()
 
@@ -252,22 +275,23 @@ class S3GANLoss(Objective):
         if self.loss not in LOSS_KINDS:
             raise ValueError(f"loss must be one of {LOSS_KINDS}, got {self.loss!r}")
 
-    def bind(self, trainer) -> None:
-        if self.rotation and trainer.batch_size % (4 * self.rotated_fraction):
-            raise ValueError(f"batch_size {trainer.batch_size} must be divisible by 4 * rotated_fraction "
+    def bind(self, G, D, batch_size: int) -> None:
+        if self.rotation and batch_size % (4 * self.rotated_fraction):
+            raise ValueError(f"batch_size {batch_size} must be divisible by 4 * rotated_fraction "
                              f"= {4 * self.rotated_fraction} for the rotation loss")
-        if self.predictor and getattr(trainer.D, "classifier", None) is None:
+        if self.predictor and getattr(D, "classifier", None) is None:
             raise ValueError("S3GANLoss(predictor=True) needs a discriminator with a class head")
-        if self.rotation and getattr(trainer.D, "rotation", None) is None:
+        if self.rotation and getattr(D, "rotation", None) is None:
             raise ValueError("S3GANLoss(rotation=True) needs a discriminator with a rotation head")
-        self.n_rot = trainer.batch_size // self.rotated_fraction // 4
+        self.n_rot = batch_size // self.rotated_fraction // 4
 
-    def d_step(self, t, real, y_real, fake, y_fake):
+    def d_step(self, batch, disc):
+        real, y_real = batch.real, batch.y_real
         B, out = len(real), {}
         x = real
         if self.rotation:
             x, r = with_rotations(real, self.n_rot)
-        o = t.disc(x, full=True)  # projection added below, once the labels are known
+        o = disc(x, full=True)  # projection added below, once the labels are known
         y = y_real
         if self.predictor:  # the class head labels the unlabelled reals (hard, no gradient)
             cls_logits = o.class_logits[:B].float()
@@ -275,13 +299,9 @@ class S3GANLoss(Objective):
             y = torch.where(known, y_real, cls_logits.detach().argmax(1))
             out["class_loss"] = F.cross_entropy(cls_logits[known], y_real[known]) if known.any() \
                 else cls_logits.sum() * 0
-            if t.eval_labels is not None:  # evaluation only: the head's accuracy on the hidden labels
-                hidden = ~known
-                truth = t.eval_labels[t.batch_index]
-                out["head_acc_hidden"] = (cls_logits[hidden].argmax(1) == truth[hidden]).float().mean() \
-                    if hidden.any() else torch.tensor(float("nan"))
-        real_logits = o.logits[:B] + t.D.projection(o.features[:B], y)
-        loss = discriminator_loss(real_logits, t.disc(fake, y_fake), kind=self.loss)
+            out["_class_pred"] = cls_logits.detach().argmax(1)  # for observers (hidden_label_accuracy), not logged
+        real_logits = o.logits[:B] + disc.project(o.features[:B], y)
+        loss = discriminator_loss(real_logits, disc(batch.fake, batch.y_fake), kind=self.loss)
         out.update(d_loss_real=loss.real, d_loss_fake=loss.fake)
         total = loss.total + self.class_weight * out.get("class_loss", 0.0)
         if self.rotation:
@@ -292,12 +312,31 @@ class S3GANLoss(Objective):
         out["d_loss"] = total
         return out
 
-    def g_step(self, t, fake, y_fake, real, y_real):
+    def g_step(self, batch, disc):
+        fake, y_fake = batch.fake, batch.y_fake
         if not self.rotation:
-            return {"g_loss": generator_loss(t.disc(fake, y_fake), self.loss)}
+            return {"g_loss": generator_loss(disc(fake, y_fake), self.loss)}
         x, r = with_rotations(fake, self.n_rot)
         y = None if y_fake is None else torch.cat([y_fake] + [y_fake[-self.n_rot:]] * 3)
-        o = t.disc(x, y, full=True)
+        o = disc(x, y, full=True)
         rot = rotation_loss(o.rotation_logits[-4 * self.n_rot:], r)
         gan = generator_loss(o.logits[:len(fake)], self.loss)
         return {"g_loss": gan + self.rotation_weight_g * rot, "g_loss_gan": gan, "rot_loss_fake": rot}
+
+
+def hidden_label_accuracy(eval_labels: torch.Tensor):
+    """An observer for :class:`~gan_helpers.train.GANTrainer`: the class head's accuracy on the real images
+    whose label the objective may not see (``batch.y_real == -1``), against ``eval_labels`` (the true classes
+    of the whole training set, never trained on), logged as ``head_acc_hidden``; NaN when the batch has no
+    hidden label. Reads the D step's ``_class_pred`` (:class:`S3GANLoss` with ``predictor``)."""
+
+    def observe(batch: Batch, out: dict) -> dict[str, torch.Tensor]:
+        if "_class_pred" not in out or batch.y_real is None:
+            return {}
+        hidden = batch.y_real < 0
+        if not hidden.any():
+            return {"head_acc_hidden": torch.tensor(float("nan"))}
+        truth = eval_labels[batch.index.to(eval_labels.device)].to(hidden.device)
+        return {"head_acc_hidden": (out["_class_pred"][hidden] == truth[hidden]).float().mean()}
+
+    return observe

@@ -10,6 +10,13 @@ One **iteration** is one unit of the step ratio, as the counter in DCGAN-tensorf
    ``g_advantage`` fork (Weaver, *Robot vs. Robot*), the extra G steps reuse the iteration's
    ``z`` unless :attr:`TrainConfig.resample_z` is set.
 
+G runs once per iteration, not twice (:attr:`TrainConfig.reuse_fake`, as pytorch/examples
+``dcgan/main.py``): the last D step's fakes are computed with G's graph, D sees them detached, and
+the first G step backpropagates through the same ``G(z)``. That G step would have recomputed the
+same images (same weights, same ``z``); the run differs only in G's batch-norm running averages,
+which training never reads (G samples in training mode). Extra G steps change G first, so they
+run G again.
+
 During G's steps D's parameters are frozen (``requires_grad_(False)``): its gradient is not
 needed, and computing it cost about a quarter of a G step.
 
@@ -19,6 +26,11 @@ both steps, goes through the same random differentiable transforms (:mod:`gan_he
 **Data order**: a fresh permutation every epoch (``drop_last``, as a ``DataLoader`` with
 ``shuffle=True, drop_last=True``), or, after :meth:`GANTrainer.set_sampling_weights`, draws with
 replacement in proportion to per-image weights (notebook 02's discriminator-weighted arm).
+
+The objective (:mod:`gan_helpers.objectives`) receives each step's :class:`~gan_helpers.objectives.Batch`
+and ``disc``, D behind DiffAugment; it never sees the trainer. *Observers* (``observers=[fn]``,
+``fn(batch, d_step_output) -> {name: value}``) add logged numbers that only watch the D step (S3GAN's
+class-head accuracy on hidden labels, :func:`~gan_helpers.objectives.hidden_label_accuracy`).
 
 **Records**: ``history`` holds one value per iteration of every term the objective logs (D and
 G loss, their parts, ``D(x)``, ``D(G(z))``, ...) plus cumulative wall-clock; ``samples`` holds
@@ -50,7 +62,7 @@ from torch import nn
 from . import models as model_registry
 from . import objectives as objective_registry
 from .augment import diff_augment, parse_policy
-from .objectives import DCGANLoss, Objective
+from .objectives import Batch, DCGANLoss, Objective, hidden_label_accuracy
 from .runtime import amp_enabled, load_checkpoint, resolve_device
 
 RECORD_KEYS = ("iteration", "epoch", "wall_s")
@@ -77,6 +89,7 @@ class TrainConfig:
     sample_at: tuple[int, ...] = () # iterations at which to keep G(fixed z)
     n_fixed: int = 64               # fixed latent vectors for the sample grids
     ema_decay: float = 0.0          # > 0: sample from an exponential moving average of G's weights (BigGAN: 0.9999)
+    reuse_fake: bool = True         # the first G step reuses the last D step's G(z) (one G forward fewer)
 
     def __post_init__(self):
         for name in ("batch_size", "g_steps_per_d_step", "d_steps_per_g_step", "n_fixed"):
@@ -99,19 +112,40 @@ class TrainConfig:
         return f"{self.g_steps_per_d_step}:{self.d_steps_per_g_step}"
 
 
+class Disc:
+    """What an objective sees of D: ``disc(x, y=None, full=False)`` is D on ``x`` after the trainer's
+    DiffAugment (when on), logits (B,) or a :class:`~gan_helpers.models.DOutput` with ``full``;
+    ``disc.project(h, y)`` is a projection discriminator's class term on features ``h``."""
+
+    def __init__(self, D: nn.Module, augment: tuple, aug_rng: torch.Generator, memory_format):
+        self.D, self.augment, self.aug_rng, self.memory_format = D, augment, aug_rng, memory_format
+
+    def __call__(self, x: torch.Tensor, y: torch.Tensor | None = None, full: bool = False):
+        if self.augment:
+            x = diff_augment(x, self.augment, self.aug_rng)
+        x = x.contiguous(memory_format=self.memory_format)
+        return self.D.forward_all(x, y) if full else self.D(x, y)
+
+    def project(self, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        return self.D.projection(h, y)
+
+
 class GANTrainer:
     """Trains ``G`` and ``D`` on an in-memory image tensor ``(N, 3, S, S)`` in [-1, 1] under ``objective``.
 
     ``labels`` (N,): class indices, -1 where a label is hidden (for a conditional G and D; ignored
     otherwise). ``eval_labels`` (N,): true classes for logging only (S3GAN's head accuracy on
-    hidden labels); never trained on. With ``G=None``/``D=None`` the DCGAN pair is built from
-    ``nz``, ``ngf``, ``ndf`` and the images' size, initialised from ``config.seed``.
+    hidden labels, :func:`~gan_helpers.objectives.hidden_label_accuracy`); never trained on.
+    ``observers``: more functions ``(batch, d_step_output) -> {name: value}`` logged each D step.
+    With ``G=None``/``D=None`` the DCGAN pair is built from ``nz``, ``ngf``, ``ndf`` and the
+    images' size, initialised from ``config.seed``.
     """
 
     def __init__(self, images: torch.Tensor, G: nn.Module | None = None, D: nn.Module | None = None,
                  objective: Objective | None = None, config: TrainConfig | None = None,
                  labels: torch.Tensor | None = None, eval_labels: torch.Tensor | None = None,
-                 nz: int = 100, ngf: int = 64, ndf: int = 64):
+                 nz: int = 100, ngf: int = 64, ndf: int = 64,
+                 observers: list[Callable[[Batch, dict], dict]] | None = None):
         self.config = cfg = config or TrainConfig()
         if images.dim() != 4 or images.shape[1] != 3 or images.shape[-1] != images.shape[-2]:
             raise ValueError(f"images must be (N, 3, S, S); got {tuple(images.shape)}")
@@ -143,18 +177,21 @@ class GANTrainer:
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
         self.objective = objective if objective is not None else DCGANLoss()
-        self.objective.bind(self)
+        self.objective.bind(self.G, self.D, self.batch_size)
+        self.observers = list(observers or [])
+        if self.eval_labels is not None:
+            self.observers.append(hidden_label_accuracy(self.eval_labels))
         self.augment = parse_policy(cfg.augment)
 
         # one CPU generator drives the data order and every z; DiffAugment draws from a second one,
         # so turning augmentation on leaves the data order and the noise unchanged
         self.rng = torch.Generator().manual_seed(cfg.seed)
         self.aug_rng = torch.Generator().manual_seed(cfg.seed + 7919)
+        self._disc = Disc(self.D, self.augment, self.aug_rng, self.memory_format)
         self.fixed_z = torch.randn(cfg.n_fixed, self.nz, generator=self.rng)
         self._perm = torch.randperm(len(self.images), generator=self.rng)
         self._pos = 0
         self.weights: torch.Tensor | None = None
-        self.batch_index = torch.zeros(0, dtype=torch.long)
         self.iteration = self.epoch = self.d_steps = self.g_steps = 0
         self.wall_s = 0.0
         self.history: dict[str, list[float]] = {k: [] for k in RECORD_KEYS}
@@ -187,7 +224,8 @@ class GANTrainer:
             raise ValueError(f"weights must be {len(self.images)} finite non-negative numbers with a positive sum")
         self.weights = w / w.sum()
 
-    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """The next real batch: ``(images, labels or None, their indices in the training set)``."""
         if self.weights is not None:
             idx = torch.multinomial(self.weights, self.batch_size, replacement=True, generator=self.rng)
         else:
@@ -197,10 +235,9 @@ class GANTrainer:
                 self.epoch += 1
             idx = self._perm[self._pos:self._pos + self.batch_size]
             self._pos += self.batch_size
-        self.batch_index = idx
-        idx = idx.to(self.images.device)
-        y = None if self.labels is None else self.labels[idx].to(self.device)
-        return self.images[idx].to(self.device, non_blocking=True), y
+        on = idx.to(self.images.device)
+        y = None if self.labels is None else self.labels[on].to(self.device)
+        return self.images[on].to(self.device, non_blocking=True), y, idx
 
     def _latent(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         z = torch.randn(n, self.nz, generator=self.rng).to(self.device, non_blocking=True)
@@ -209,10 +246,7 @@ class GANTrainer:
 
     def disc(self, x: torch.Tensor, y: torch.Tensor | None = None, full: bool = False):
         """D on ``x`` after DiffAugment (when on): logits (B,), or a :class:`~gan_helpers.models.DOutput` if ``full``."""
-        if self.augment:
-            x = diff_augment(x, self.augment, self.aug_rng)
-        x = x.contiguous(memory_format=self.memory_format)
-        return self.D.forward_all(x, y) if full else self.D(x, y)
+        return self._disc(x, y, full)
 
     def _autocast(self):
         return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16, enabled=self.amp)
@@ -237,40 +271,48 @@ class GANTrainer:
         it = self.iteration + 1
         t0 = time.perf_counter()
         d_logs, g_logs = [], []
-        for _ in range(cfg.d_steps_per_g_step):
-            real, y_real = self._real_batch()
+        for k in range(cfg.d_steps_per_g_step):
+            real, y_real, index = self._real_batch()
             z, y_fake = self._latent(self.batch_size)
+            keep_graph = cfg.reuse_fake and k == cfg.d_steps_per_g_step - 1  # the G step will reuse these fakes
             with self._autocast():
-                with torch.no_grad():
+                with torch.set_grad_enabled(keep_graph):
                     fake = self.G(z, y_fake)
-                out = obj.d_step(self, real, y_real, fake, y_fake)
+                batch = Batch(real, y_real, index, fake.detach(), y_fake)
+                out = obj.d_step(batch, self._disc)
             self._step(self.opt_d, out["d_loss"])
-            obj.after_step(self, "D")
+            obj.after_step("D")
             self.d_steps += 1
-            d_logs.append(out)
+            with torch.no_grad():
+                for observe in self.observers:
+                    out.update(observe(batch, out))
+            d_logs.append({k: v for k, v in out.items() if not k.startswith("_")})
         self.D.requires_grad_(False)  # G's steps need D's input gradient, not its weight gradient
         try:
             for k in range(cfg.g_steps_per_d_step):
                 if k > 0 and cfg.resample_z:
                     z, y_fake = self._latent(self.batch_size)
                 with self._autocast():
-                    out = obj.g_step(self, self.G(z, y_fake), y_fake, real, y_real)
+                    if k > 0 or not cfg.reuse_fake:
+                        fake = self.G(z, y_fake)
+                    out = obj.g_step(batch.with_fake(fake, y_fake), self._disc)
                 self._step(self.opt_g, out["g_loss"])
                 self._update_ema()
-                obj.after_step(self, "G")
+                obj.after_step("G")
                 self.g_steps += 1
                 g_logs.append(out)
         finally:
             self.D.requires_grad_(True)
+        del fake  # G's graph of the last step
 
         row = {k: torch.stack([torch.as_tensor(o[k]).detach().float() for o in logs]).mean()
                for logs in (d_logs, g_logs) for k in logs[0]}
         if cfg.log_paper_losses:
             # the losses as DCGAN-tensorflow prints them: same batch and z, after this iteration's updates
             with torch.no_grad(), self._autocast():
-                fake = self.G(z, y_fake)
-                row["d_loss_paper"] = obj.d_step(self, real, y_real, fake, y_fake)["d_loss"]
-                row["g_loss_paper"] = obj.g_step(self, fake, y_fake, real, y_real)["g_loss"]
+                paper = batch.with_fake(self.G(z, y_fake), y_fake)
+                row["d_loss_paper"] = obj.d_step(paper, self._disc)["d_loss"]
+                row["g_loss_paper"] = obj.g_step(paper, self._disc)["g_loss"]
         row = {k: float(v) for k, v in row.items()}  # one device sync per iteration
         for key in ("d_loss", "g_loss"):
             if not math.isfinite(row[key]):

@@ -13,3 +13,11 @@ def _few_threads():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def standins(tmp_path_factory):
+    """Every stand-in data set and weights file (gan_helpers.datasets.standins), written once per session."""
+    from gan_helpers.datasets.standins import write_all
+
+    return write_all(tmp_path_factory.mktemp("standins"))

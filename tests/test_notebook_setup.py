@@ -79,3 +79,33 @@ def test_notebook_checks_see_the_other_parameters():
         check_parameters({"ratios": [1, 2], "arm_iterations": [10]}, checks)
     with pytest.raises(ParameterError, match="arm_iterations = \\[0, 5\\]"):
         check_parameters({"ratios": [1, 2], "arm_iterations": [0, 5]}, checks)
+
+
+def test_the_smoke_scale_wins_over_injected_parameters(tmp_path):
+    # what papermill leaves in globals(): the parameters cell, then a preset injected after it
+    ns = {"smoke": True, "iterations": 2000, "seeds": [0, 1, 2], "image_size": 32, "output_dir": str(tmp_path),
+          "smoke_scale": {"iterations": 12, "seeds": [0]}}
+    ns.update({"iterations": 40000, "image_size": 64})  # -f configs/paper/NN.yaml
+    run = setup(ns, verbose=False)
+    assert (ns["iterations"], ns["seeds"], ns["image_size"]) == (12, [0], 64)  # the notebook's later cells see these
+    assert run.parameters["iterations"] == 12 and run.parameters["image_size"] == 64  # what ran is what is recorded
+    assert "smoke_scale" not in run.parameters and run.smoke_scale == {"iterations": 12, "seeds": [0]}
+    full = {**ns, "smoke": False, "iterations": 40000, "seeds": [0, 1, 2]}
+    run = setup(full, verbose=False)  # outside a smoke run the scale is ignored
+    assert (full["iterations"], run.smoke_scale) == (40000, {})
+
+
+def test_smoke_scale_names_must_be_parameters(tmp_path):
+    ns = {"smoke": True, "iterations": 5, "output_dir": str(tmp_path), "smoke_scale": {"iteration": 1}}
+    with pytest.raises(ParameterError, match="smoke_scale names 'iteration'"):
+        setup(ns, verbose=False)
+    with pytest.raises(ParameterError, match="must be a dict"):
+        setup({**ns, "smoke_scale": [1]}, verbose=False)
+
+
+def test_smoke_scale_follows_the_ci_variable(tmp_path, monkeypatch):
+    ns = {"iterations": 5, "output_dir": str(tmp_path), "smoke_scale": {"iterations": 1}}
+    monkeypatch.delenv("CI", raising=False)
+    assert setup(dict(ns), verbose=False).parameters["iterations"] == 5
+    monkeypatch.setenv("CI", "1")
+    assert setup(dict(ns), verbose=False).parameters["iterations"] == 1

@@ -93,8 +93,7 @@ def test_each_epoch_visits_every_image_once(images):
     t = dcgan(images)
     seen = []
     for _ in range(5):
-        t._real_batch()
-        seen += t.batch_index.tolist()
+        seen += t._real_batch()[2].tolist()
     assert sorted(seen) == list(range(40))
 
 
@@ -104,8 +103,7 @@ def test_sampling_weights_draw_in_proportion(images):
     w[:4] = 1.0
     t.set_sampling_weights(w)
     for _ in range(5):
-        t._real_batch()
-        assert set(t.batch_index.tolist()) <= {0, 1, 2, 3}
+        assert set(t._real_batch()[2].tolist()) <= {0, 1, 2, 3}
     with pytest.raises(ValueError, match="non-negative"):
         t.set_sampling_weights(-np.ones(40))
     t.set_sampling_weights(None)
@@ -275,3 +273,77 @@ def test_bf16_autocast_trains_on_a_cpu_that_has_it(images):
         pytest.skip("this CPU has no native bf16")
     t = dcgan(images, cfg(amp=True)).fit(3)
     assert t.amp and all(math.isfinite(v) for v in t.history["d_loss"])
+
+
+def _g_forwards(t):
+    calls = []
+    t.G.register_forward_hook(lambda m, inp, out: calls.append(torch.is_grad_enabled()))
+    return calls
+
+
+@pytest.mark.parametrize("g_steps", [1, 3])
+def test_g_runs_once_per_g_step_reusing_the_d_steps_fakes(images, g_steps):
+    calls = _g_forwards(t := dcgan(images, cfg(g_steps_per_d_step=g_steps)))
+    t.fit(2)
+    assert calls == [True] * g_steps * 2  # the D step's G(z) is the first G step's; extra G steps rerun G
+    calls = _g_forwards(t := dcgan(images, cfg(g_steps_per_d_step=g_steps, reuse_fake=False)))
+    t.fit(2)
+    assert calls == ([False] + [True] * g_steps) * 2  # the old path: G(z) without graph for D, then again
+
+
+@pytest.mark.parametrize("kind", ["dcgan", "improved_all", "s3gan", "conditional_ema"])
+def test_reusing_the_fakes_trains_the_same_weights(images, labels, kind):
+    def run(reuse):
+        torch.manual_seed(0)
+        t = RESUMABLE[kind](images, labels)
+        t.config.reuse_fake = reuse
+        return t.fit(5)
+    a, b = run(True), run(False)
+    for x, y in zip(list(a.G.parameters()) + list(a.D.parameters()), list(b.G.parameters()) + list(b.D.parameters())):
+        assert torch.equal(x, y)
+    assert a.history["g_loss"] == b.history["g_loss"] and a.history["d_loss"] == b.history["d_loss"]
+
+
+def test_objectives_get_an_explicit_batch_and_disc(images, labels):
+    seen = []
+
+    class Spy(DCGANLoss):
+        def d_step(self, batch, disc):
+            seen.append(("D", batch))
+            assert not batch.fake.requires_grad and callable(disc)
+            return super().d_step(batch, disc)
+
+        def g_step(self, batch, disc):
+            seen.append(("G", batch))
+            assert batch.fake.requires_grad
+            return super().g_step(batch, disc)
+
+    t = dcgan(images, cfg(d_steps_per_g_step=2), Spy(), labels=labels)
+    t.fit(1)
+    assert [p for p, _ in seen] == ["D", "D", "G"]
+    for _, b in seen:
+        assert torch.equal(b.real, t.images[b.index]) and torch.equal(b.y_real, labels[b.index])
+    assert torch.equal(seen[2][1].index, seen[1][1].index)  # G's step sees the last D step's reals
+    assert not torch.equal(seen[0][1].index, seen[1][1].index)
+
+
+def test_hidden_label_accuracy_is_an_observer_not_a_loss(images, labels):
+    from gan_helpers.objectives import Batch, hidden_label_accuracy
+
+    truth = torch.tensor([0, 1, 2, 3])
+    observe = hidden_label_accuracy(truth)
+    b = Batch(real=torch.zeros(4, 3, 2, 2), y_real=torch.tensor([0, -1, -1, 3]), index=torch.tensor([0, 1, 2, 3]),
+              fake=torch.zeros(4, 3, 2, 2), y_fake=None)
+    assert float(observe(b, {"_class_pred": torch.tensor([9, 1, 0, 9])})["head_acc_hidden"]) == 0.5  # 1 of the 2 hidden
+    assert observe(b, {}) == {}
+    # in a run: logged when eval_labels are given, absent without them; the losses are the same either way
+    runs = {}
+    for with_truth in (True, False):
+        torch.manual_seed(0)
+        t = dcgan(images, cfg(), S3GANLoss(predictor=True), G=SharedEmbedGenerator(8, 4, 4, 32, embed_dim=4),
+                  D=ProjectionDiscriminator(4, 4, 32, class_head=True),
+                  labels=torch.where(torch.arange(40) < 10, labels, -1), eval_labels=labels if with_truth else None)
+        runs[with_truth] = t.fit(3)
+    assert len(runs[True].history["head_acc_hidden"]) == 3 and "head_acc_hidden" not in runs[False].history
+    assert runs[True].history["d_loss"] == runs[False].history["d_loss"]
+    assert not any(k.startswith("_") for k in runs[True].history)
