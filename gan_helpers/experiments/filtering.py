@@ -132,12 +132,14 @@ def train_weighted(seed: int, images: torch.Tensor, groups: dict, evaluator: Eva
 
 
 def run(images, ids, groups, evaluator, train_features, seeds, iterations, model, train, eval_every, low_z, high_z,
-        dedup, reweight_every, reweight_from, workers=None, progress=False) -> dict[int, dict]:
-    """Every seed's three arms, spread over worker processes: ``{seed: {"before", "after", "weighted", ...}}``."""
+        dedup, reweight_every, reweight_from, workers=None, progress=False, cache=None) -> dict[int, dict]:
+    """Every seed's three arms, spread over worker processes: ``{seed: {"before", "after", "weighted", ...}}``.
+    ``cache``: reuse finished tasks (``run.cache``)."""
     common = (evaluator, train_features, iterations, model, train, eval_every)
     tasks = [(train_seed, (s, images, ids, groups, *common, low_z, high_z, dedup)) for s in seeds] + \
             [(train_weighted, (s, images, groups, *common, low_z, reweight_every, reweight_from)) for s in seeds]
-    out = run_tasks(call, tasks, workers, cost=[2.0] * len(seeds) + [1.1] * len(seeds), progress=progress)
+    out = run_tasks(call, tasks, workers, cost=[2.0] * len(seeds) + [1.1] * len(seeds), progress=progress,
+                    cache=cache)
     runs = {r["seed"]: r for r in out[:len(seeds)]}
     for r in out[len(seeds):]:
         runs[r["seed"]]["weighted"] = r
