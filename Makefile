@@ -23,14 +23,19 @@ test-unit: $(STAMP)
 	CI=1 MPLBACKEND=Agg $(PY) -m pytest tests/ -q -p no:cacheprovider
 
 test-notebooks: $(STAMP)
-	CI=1 $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider -q notebooks/
+	CI=1 GAN_FRESH=1 $(PY) -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider -q notebooks/
 
 ## make reproduce: run every notebook on its full defaults (CI unset) into runs/<timestamp>/ and write REPORT.md
-## (ONLY="02 4" runs some; SEEDS="0 1 2 3 4" sets every notebook's seeds: verdicts then come from those seeds)
-ONLY  ?=
-SEEDS ?=
+## (ONLY="02 4" runs some; SEEDS="0 1 2 3 4" sets every notebook's seeds: verdicts then come from those seeds;
+## RESUME=runs/<timestamp> reruns into that folder, reusing the trainings an interrupted run finished there;
+## FRESH=1 ignores and overwrites cached trainings)
+ONLY   ?=
+SEEDS  ?=
+RESUME ?=
+FRESH  ?=
 reproduce: $(STAMP)
-	env -u CI $(PY) -m gan_helpers.tools.reproduce $(if $(ONLY),--only $(ONLY)) $(if $(SEEDS),--seeds $(SEEDS))
+	env -u CI $(PY) -m gan_helpers.tools.reproduce $(if $(ONLY),--only $(ONLY)) $(if $(SEEDS),--seeds $(SEEDS)) \
+		$(if $(RESUME),--resume $(RESUME)) $(if $(FRESH),--fresh)
 
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab notebooks/
@@ -40,8 +45,9 @@ benchmark: $(STAMP)
 	$(PY) benchmarks/pool_scoring.py
 
 ## make normalize: re-execute the committed notebooks in place and strip run-specific metadata
+## (reusing trainings cached by an earlier run with the same parameters; FRESH=1 trains everything anew)
 normalize: $(STAMP)
-	env -u CI $(PY) -m gan_helpers.tools.normalize notebooks/[0-9][0-9]_*.ipynb
+	env -u CI $(PY) -m gan_helpers.tools.normalize $(if $(FRESH),--fresh) notebooks/[0-9][0-9]_*.ipynb
 
 clean:
 	rm -rf runs outputs notebooks/outputs

@@ -16,6 +16,11 @@ network trained**, sets the thread count, and prepares ``output_dir``: a marker 
 ``INCOMPLETE`` is written first and a previous run's ``results.json`` removed, so that a run
 stopped half-way never leaves new outputs beside old results (``results.json`` is written last,
 atomically, by :func:`gan_helpers.results.write_results`, which removes the marker).
+
+``run.cache`` (a :class:`gan_helpers.cache.ResultCache` rooted at ``output_dir/cache/``) keeps each
+finished training of :func:`gan_helpers.runtime.run_tasks`, so that a rerun with the same parameters
+reuses it; ``GAN_FRESH=1`` in the environment (``--fresh`` of ``nbexec`` and ``reproduce``) ignores it.
+The cache folder is not one of the run's outputs: nothing here moves or deletes it.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ from typing import Any, Callable
 
 import torch
 
+from .cache import ResultCache, from_environment
 from .results import to_jsonable
 from .runtime import default_workers, resolve_device, set_threads
 
@@ -172,6 +178,7 @@ class Run:
     smoke: bool
     extra: dict[str, Any] = field(default_factory=dict)
     smoke_scale: dict[str, Any] = field(default_factory=dict)  # what the smoke run shrank (name: value set)
+    cache: ResultCache | None = None  # finished tasks, under out/cache/ (gan_helpers.cache)
 
     def __getitem__(self, name: str) -> Any:
         return self.parameters[name]
@@ -223,13 +230,14 @@ def setup(namespace: dict[str, Any], checks: dict[str, Callable[[Any], str | Non
     if stale.exists():
         stale.unlink()  # a previous run's results must not sit beside this run's new files
     smoke = bool(params.get("smoke", "CI" in os.environ))
+    cache = from_environment(out / "cache")
     if verbose:
         seeds = params.get("seeds", [params.get("seed")])
         print(f"device: {device}, torch threads: {threads}, worker processes: {workers}, seeds: {seeds}"
               + (", SMOKE SCALE (the CI environment variable is set"
                  + (f"; shrunk: {', '.join(shrunk)}" if shrunk else "") + ")" if smoke else "")
-              + f"; outputs in {out}/")
-    return Run(to_jsonable(params), out, device, threads, workers, smoke, smoke_scale=to_jsonable(shrunk))
+              + f"; outputs in {out}/" + ("; cached results ignored (GAN_FRESH)" if cache.fresh else ""))
+    return Run(to_jsonable(params), out, device, threads, workers, smoke, smoke_scale=to_jsonable(shrunk), cache=cache)
 
 
 def require(condition: bool, message: str) -> None:

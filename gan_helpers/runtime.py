@@ -88,9 +88,54 @@ def load_checkpoint(path, required: tuple[str, ...] = ()) -> dict:
     return state
 
 
-def _init_worker(threads: int) -> None:
+def _init_worker(threads: int, parent: int) -> None:
+    """Set up a worker process of :func:`run_tasks`: its thread count, no reaction to Ctrl-C (its parent
+    stops it), and death with its parent (:func:`_die_with_parent`)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent gets the KeyboardInterrupt and terminates us
+    if hasattr(signal, "pthread_sigmask"):  # started with SIGINT blocked (see _sigint_blocked): a pending one is dropped
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    _die_with_parent(parent)
     os.environ["OMP_NUM_THREADS"] = str(threads)
     torch.set_num_threads(threads)
+
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def _die_with_parent(parent: int, poll_s: float = 0.5) -> None:
+    """Make this process exit when ``parent`` dies, so that no training outlives a killed notebook.
+
+    On Linux the kernel does it: ``prctl(PR_SET_PDEATHSIG, SIGKILL)`` (prctl(2)). Elsewhere a daemon thread
+    polls every ``poll_s`` seconds whether the process was re-parented (the parent is gone) and exits then.
+    A parent that died before this ran is caught by the check that follows. (Linux sends the signal when the
+    parent *thread* that started the worker ends; that thread waits inside :func:`run_tasks` until its
+    workers are done.)"""
+    import signal
+    import sys
+
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            armed = libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent:  # the parent died before the death signal was armed
+        os._exit(1)
+    if not armed:
+        import threading
+        import time
+
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(poll_s)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
 def default_workers(n_tasks: int) -> int:
@@ -108,8 +153,46 @@ def call(fn, args: tuple):
     return fn(*args)
 
 
+class _sigint_blocked:
+    """Within the block SIGINT stays pending for this thread, and processes started inherit the blocked signal
+    (through fork and exec), so that Ctrl-C while workers import torch reaches only the parent, which then
+    terminates them; :func:`_init_worker` ignores and unblocks it. A Ctrl-C in the block is delivered at its
+    end, not lost. CPython's ``multiprocessing.resource_tracker`` starts its process the same way."""
+
+    def __enter__(self):
+        import signal
+
+        self.mask = hasattr(signal, "pthread_sigmask")
+        if self.mask:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.mask:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _stop_pool(pool, grace_s: float = 2.0) -> None:
+    """Cancel what ``pool`` has not started, terminate its workers (SIGTERM, then SIGKILL after ``grace_s``)
+    and reap them: nothing it started is left running."""
+    import time
+
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # not a public attribute before 3.14
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        if p.is_alive():
+            p.terminate()
+    deadline = time.monotonic() + grace_s
+    for p in processes:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()
+            p.join(1.0)
+
+
 def run_tasks(fn, tasks: list[tuple], workers: int | None = None, cost: list[float] | None = None,
-              progress: bool = False, desc: str = "runs") -> list:
+              progress: bool = False, desc: str = "runs", cache=None) -> list:
     """``[fn(*t) for t in tasks]``, the independent trainings of an experiment (its seeds and arms) spread
     over worker processes.
 
@@ -120,27 +203,78 @@ def run_tasks(fn, tasks: list[tuple], workers: int | None = None, cost: list[flo
     results come back in task order. ``workers=1`` runs everything here, in order. ``fn`` must be
     importable (a module-level function of ``gan_helpers``), and its arguments and result picklable.
     A task's result depends on its seed, the machine and its thread count, not on which worker ran it.
+
+    **Stopping.** A ``KeyboardInterrupt`` (Ctrl-C, JupyterLab's Kernel -> Interrupt) or an exception from a
+    task cancels the queued tasks, terminates the running workers and is re-raised, within seconds
+    (``benchmarks/interrupt_latency.py``). Workers ignore Ctrl-C themselves (their parent stops them) and die
+    with their parent if it is killed (:func:`_die_with_parent`).
+
+    **Cache.** With ``cache`` (a :class:`gan_helpers.cache.ResultCache`, ``run.cache`` in a notebook) each
+    task's result is written as it finishes, and tasks already there are loaded instead of run (one line
+    says how many). The worker count and threads per worker are decided from all the tasks, as without a
+    cache, so a task trained on a rerun gets the thread count it would have had.
     """
     workers = default_workers(len(tasks)) if workers is None else max(1, min(workers, len(tasks)))
     from tqdm.auto import tqdm
 
-    if workers == 1:
-        return [fn(*t) for t in tqdm(tasks, desc=desc, disable=not progress)]
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    threads = max(1, cores // workers)
-    order = sorted(range(len(tasks)), key=lambda i: -(cost[i] if cost else 0.0))
     results: list = [None] * len(tasks)
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
-                             initargs=(threads,)) as pool:
-        futures = {pool.submit(fn, *tasks[i]): i for i in order}
-        bar = tqdm(total=len(tasks), desc=desc, disable=not progress)
-        from concurrent.futures import as_completed
+    todo = list(range(len(tasks)))
+    keys: list[str] = []
+    if cache is not None:
+        from .cache import _MISSING
 
-        for fut in as_completed(futures):
-            results[futures[fut]] = fut.result()
-            bar.update(1)
+        keys = cache.keys(fn, tasks)  # an argument without a content hash is an error here, before any work
+        todo = []
+        for i in range(len(tasks)):
+            results[i] = cache.load(keys[i], _MISSING)
+            if results[i] is _MISSING:
+                todo.append(i)
+        reused = len(tasks) - len(todo)
+        if reused:
+            names = ", ".join(sorted({k.split("/")[0].rsplit(".", 1)[-1] for k in keys}))
+            print(f"[cache] reused {reused} of {len(tasks)} finished tasks ({names}) from {cache.root}/; "
+                  f"{len(todo)} to run", flush=True)
+
+    finished: set[int] = set()
+
+    def done(i: int, result) -> None:
+        results[i] = result
+        finished.add(i)
+        if cache is not None:
+            cache.save(keys[i], result)
+
+    bar = tqdm(total=len(todo), desc=desc, disable=not progress or not todo)
+    try:
+        if workers == 1:
+            for i in todo:
+                done(i, fn(*tasks[i]))
+                bar.update(1)
+            return results
+        if not todo:
+            return results
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        threads = max(1, cores // workers)
+        order = sorted(todo, key=lambda i: -(cost[i] if cost else 0.0))
+        pool = ProcessPoolExecutor(min(workers, len(todo)), mp_context=mp.get_context("spawn"),
+                                   initializer=_init_worker, initargs=(threads, os.getpid()))
+        futures: dict = {}
+        try:
+            with _sigint_blocked():  # submit() starts the worker processes
+                futures = {pool.submit(fn, *tasks[i]): i for i in order}
+            for fut in as_completed(futures):
+                done(futures[fut], fut.result())
+                bar.update(1)
+        except BaseException:  # KeyboardInterrupt, a task's exception, a worker that died: stop everything
+            _stop_pool(pool)
+            if cache is not None:  # keep what finished while the loop was not looking
+                for fut, i in futures.items():
+                    if i not in finished and fut.done() and not fut.cancelled() and fut.exception() is None:
+                        done(i, fut.result())
+            raise
+        pool.shutdown(wait=True)
+        return results
+    finally:
         bar.close()
-    return results

@@ -137,6 +137,14 @@ class ImagePool:
     def on_disk(self) -> bool:
         return self.images is None
 
+    def cache_key(self) -> tuple:
+        """What the pool's content depends on, for :mod:`gan_helpers.cache`: the images in memory, or each
+        file's path, size and modification time (a file replaced under the same name changes the key)."""
+        if not self.on_disk:
+            return self.ids, self.images
+        stats = [os.stat(p) if os.path.exists(p) else None for p in self.ids]
+        return self.ids, self.image_size, [(s.st_size, s.st_mtime_ns) if s else None for s in stats]
+
     def __len__(self) -> int:
         return len(self.ids)
 

@@ -97,3 +97,22 @@ def select_numbers(nbdir, only):
     from gan_helpers.tools.reproduce import select
 
     return [p.name for p in select(sorted(nbdir.glob("[0-9][0-9]_*.ipynb")), only)]
+
+
+def test_resume_reruns_into_the_same_run_folder_and_fresh_reaches_the_notebook(tmp_path, monkeypatch, capsys):
+    from gan_helpers.tools import nbexec
+
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    _tiny(nbdir, "01_tiny")
+    seen = []
+    monkeypatch.setattr(nbexec, "execute_notebook", lambda nb, out, fresh=False, **kw: seen.append(
+        (kw["parameters"]["output_dir"], fresh)))
+    with pytest.raises(SystemExit):
+        main(["--notebooks", str(nbdir), "--resume", str(tmp_path / "missing")])
+    assert "no such run folder" in capsys.readouterr().err and not (tmp_path / "missing").exists()
+    run_dir = tmp_path / "runs" / "20260101-000000"
+    run_dir.mkdir(parents=True)
+    main(["--notebooks", str(nbdir), "--resume", str(run_dir), "--fresh"])
+    assert seen == [(str((run_dir / "01_tiny").resolve()), True)]
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["20260101-000000"]

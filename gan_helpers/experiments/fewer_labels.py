@@ -191,15 +191,15 @@ def arm_cost(arm: Arm) -> float:
 
 def run_arms(images, true_labels, arms: list[Arm], seeds: list[int], splits: dict, evaluator: Evaluator,
              model: dict, train: dict, iterations: int, eval_every: int, workers: int | None = None,
-             progress: bool = False, reader=None) -> dict[str, dict[int, dict]]:
+             progress: bool = False, reader=None, cache=None) -> dict[str, dict[int, dict]]:
     """Every arm under every seed: ``runs[arm name][seed]`` is :func:`train_arm`'s record. ``splits[seed]
     [fraction]`` holds that seed's labelled indices and inferred labels (:func:`~gan_helpers.experiments.
-    selfsup.selfsup_seed`)."""
+    selfsup.selfsup_seed`). ``cache``: reuse finished arms (``run.cache``)."""
     tasks = [(a, s, images, true_labels, splits[s][a.fraction] if a.variant in SEMI_SUPERVISED else
               {"labelled": np.arange(len(images)) if a.variant == "conditional" else np.zeros(0, int)},
               evaluator, model, train, iterations, eval_every, True, reader) for a in arms for s in seeds]
     records = run_tasks(train_arm, tasks, workers, cost=[arm_cost(t[0]) for t in tasks], progress=progress,
-                        desc="variants x seeds")
+                        desc="variants x seeds", cache=cache)
     runs: dict[str, dict[int, dict]] = {}
     for r in records:
         runs.setdefault(r["arm"], {})[r["seed"]] = r

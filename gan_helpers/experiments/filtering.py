@@ -142,16 +142,16 @@ perceptual-hash search finds (the earliest copy of each group kept)."""
 
 
 def run(images, ids, groups, evaluator, train_features, seeds, iterations, model, train, eval_every, low_z, high_z,
-        reweight_every, reweight_from, workers=None, progress=False) -> dict[int, dict]:
+        reweight_every, reweight_from, workers=None, progress=False, cache=None) -> dict[int, dict]:
     """Every seed's four arms in two rounds of worker processes: the first GAN and the re-weighted GAN, then
     (once the first GAN's D has scored the images) the two retrained GANs.
     ``{seed: {"score", "logit", "low", "high", "reasons": {arm: ...}, "kept": {arm: ...}, "before", "after_doc",
-    "after_hash", "weighted"}}``."""
+    "after_hash", "weighted"}}``. ``cache``: reuse finished tasks (``run.cache``)."""
     common = (evaluator, train_features, iterations, model, train, eval_every)
     tasks = [(train_before, (s, images, groups, *common, low_z, high_z)) for s in seeds] + \
             [(train_weighted, (s, images, groups, *common, low_z, reweight_every, reweight_from)) for s in seeds]
     out = run_tasks(call, tasks, workers, cost=[1.05] * len(seeds) + [1.1] * len(seeds), progress=progress,
-                    desc="first and re-weighted GANs")
+                    desc="first and re-weighted GANs", cache=cache)
     runs = {r["seed"]: r for r in out[:len(seeds)]}
     for s, r in zip(seeds, out[len(seeds):]):
         runs[s]["weighted"] = r
@@ -162,7 +162,7 @@ def run(images, ids, groups, evaluator, train_features, seeds, iterations, model
         r["kept"] = {a: np.nonzero(reason == "")[0] for a, reason in r["reasons"].items()}
     which = [(s, a) for s in seeds for a in FILTERS]
     out = run_tasks(call, [(train_after, (s, images, runs[s]["kept"][a], groups, *common)) for s, a in which],
-                    workers, progress=progress, desc="retrained GANs")
+                    workers, progress=progress, desc="retrained GANs", cache=cache)
     for (s, a), rec in zip(which, out):
         runs[s][a] = rec
     return runs

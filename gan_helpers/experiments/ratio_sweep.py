@@ -136,13 +136,13 @@ def equal_updates(arms: list[Arm]) -> int | None:
 
 def run_sweep(images: torch.Tensor, arms: list[Arm], seeds: list[int], evaluator: Evaluator, sample_at: list[int],
               model: dict, train: dict, eval_every: int, coats: bool = True, workers: int | None = None,
-              progress: bool = False) -> dict[str, dict[int, dict]]:
+              progress: bool = False, cache=None) -> dict[str, dict[int, dict]]:
     """Every arm under every seed (spread over worker processes, the costliest first):
-    ``runs[arm name][seed]`` is :func:`train_arm`'s record."""
+    ``runs[arm name][seed]`` is :func:`train_arm`'s record. ``cache``: reuse finished arms (``run.cache``)."""
     eq = equal_updates(arms)
     tasks = [(a, s, images, evaluator, sample_at, model, train, eval_every, coats, eq) for a in arms for s in seeds]
     records = run_tasks(train_arm, tasks, workers, cost=[arm_cost(t[0]) for t in tasks], progress=progress,
-                        desc="arms x seeds")
+                        desc="arms x seeds", cache=cache)
     runs: dict[str, dict[int, dict]] = {}
     for r in records:
         runs.setdefault(r["arm"], {})[r["seed"]] = r

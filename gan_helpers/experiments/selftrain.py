@@ -74,12 +74,17 @@ def random_start(seed: int, faces, pool: ImagePool, config: SelfTrainConfig, ndf
 
 
 def run(seeds: list[int], faces, pool: ImagePool, config: SelfTrainConfig, checkpoint: str, gan: dict,
-        workers: int | None = None, progress: bool = False) -> dict[int, dict]:
-    """Both loops under every seed, spread over worker processes: ``{seed: {"gan": record, "gan_run", "random_run"}}``."""
+        workers: int | None = None, progress: bool = False, cache=None) -> dict[int, dict]:
+    """Both loops under every seed, spread over worker processes: ``{seed: {"gan": record, "gan_run", "random_run"}}``.
+    ``cache``: reuse finished tasks (``run.cache``); a ``checkpoint``'s content is part of their keys."""
     tasks = [(gan_start, (s, faces, pool, config, checkpoint, gan)) for s in seeds] + \
             [(random_start, (s, faces, pool, config, gan["model"]["ndf"])) for s in seeds]
     cost = [1.0 if checkpoint else 2.5] * len(seeds) + [1.0] * len(seeds)
-    out = run_tasks(call, tasks, workers, cost=cost, progress=progress, desc="seeds x starts")
+    if cache is not None and checkpoint:
+        from ..cache import file_digest
+
+        cache = cache.depending_on(checkpoint=file_digest(checkpoint))  # the tasks read the file by its path
+    out = run_tasks(call, tasks, workers, cost=cost, progress=progress, desc="seeds x starts", cache=cache)
     runs = {s: {} for s in seeds}
     for r in out:
         runs[r["seed"]][f"{r['kind']}_run"] = r["run"]

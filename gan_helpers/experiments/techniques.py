@@ -181,14 +181,16 @@ def train_variant(variant: str, seed: int, images: torch.Tensor, evaluator: Eval
 
 
 def run_ablation(images: torch.Tensor, variants: list[str], seeds: list[int], evaluator: Evaluator, setup: Setup,
-                 workers: int | None = None, progress: bool = False) -> dict[str, dict[int, dict]]:
-    """``runs[variant][seed]``: every variant under every seed, spread over worker processes."""
+                 workers: int | None = None, progress: bool = False, cache=None) -> dict[str, dict[int, dict]]:
+    """``runs[variant][seed]``: every variant under every seed, spread over worker processes. ``cache``: reuse
+    finished variants (``run.cache``)."""
     for v in variants:
         techniques_of(v, setup.all_techniques)
     tasks = [(v, s, images, evaluator, setup) for v in variants for s in seeds]
     cost = [COST.get(v, 1.0) * (1.8 if v == "all" else 1.0) for v, *_ in tasks]
     runs: dict[str, dict[int, dict]] = {}
-    for r in run_tasks(train_variant, tasks, workers, cost=cost, progress=progress, desc="variants x seeds"):
+    for r in run_tasks(train_variant, tasks, workers, cost=cost, progress=progress, desc="variants x seeds",
+                       cache=cache):
         runs.setdefault(r["variant"], {})[r["seed"]] = r
     return runs
 

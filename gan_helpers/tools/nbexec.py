@@ -20,11 +20,25 @@ jupyter/nbclient#312, jupyter/nbconvert#2029, ipython/ipykernel#1554.
 The fix keeps the same semantics and polls in slices of ``POLL_SLICE_S``: every new poll
 re-reads the socket's event state, so a lost edge costs at most one slice. nbval (``make test``)
 uses jupyter_client's blocking client, which polls the socket directly and is not affected.
+
+**Stopping.** A kernel runs in its own process group (jupyter_client starts it in a new session), with the
+worker processes of :func:`gan_helpers.runtime.run_tasks` inside that group. papermill's synchronous
+client installs no signal handlers, so a SIGTERM (``timeout``, a job scheduler) used to end nbexec alone,
+and the kernel only noticed a second later that its parent was gone. :func:`execute_notebook` therefore
+records the process group of every kernel it starts, and on SIGTERM or SIGINT (Ctrl-C) sends the group
+SIGTERM, waits for the kernel to exit (at most ``KILL_GRACE_S`` seconds), sends SIGKILL to whatever is left
+in the group, and raises :class:`Stopped`; the
+command exits with 128 + the signal's number. The workers also die with their parent by themselves
+(:func:`gan_helpers.runtime._die_with_parent`).
+
+``--fresh`` sets ``GAN_FRESH=1`` for the kernel: the notebook's result cache (``output_dir/cache/``,
+:mod:`gan_helpers.cache`) is then not read, and every task is trained and written anew.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import sys
 import time
 from collections.abc import Iterator
@@ -33,6 +47,8 @@ from queue import Empty
 from typing import Any
 
 POLL_SLICE_S = 0.2
+KILL_GRACE_S = 3.0
+_KERNELS: list[tuple[Any, int | None]] = []  # (Popen, process group) of each kernel started here and running
 
 
 async def _sliced_get_msg(self, timeout: float | None = None) -> dict[str, Any]:
@@ -41,7 +57,7 @@ async def _sliced_get_msg(self, timeout: float | None = None) -> dict[str, Any]:
     deadline = None if timeout is None else time.monotonic() + timeout
     while True:
         left = POLL_SLICE_S if deadline is None else max(0.0, min(POLL_SLICE_S, deadline - time.monotonic()))
-        if await self.socket.poll(int(left * 1000)):
+        if await self.socket.poll(math.ceil(left * 1000)):  # ceil: a last fraction of a millisecond is waited, not spun
             return await self._recv()
         if deadline is not None and time.monotonic() >= deadline:
             raise Empty
@@ -58,6 +74,81 @@ def bounded_kernel_polls() -> Iterator[None]:
         yield
     finally:
         AsyncZMQSocketChannel.get_msg = original
+
+
+class Stopped(KeyboardInterrupt):
+    """nbexec got SIGTERM or SIGINT and shut its kernels down (their process groups are gone)."""
+
+    def __init__(self, signum: int):
+        import signal
+
+        super().__init__(f"stopped by {signal.Signals(signum).name}: the kernel and its processes were shut down")
+        self.signum = signum
+
+
+def _tracked_kernel_manager():
+    """nbclient's kernel manager, recording each kernel's process and process group when it starts."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class TrackedKernelManager(AsyncKernelManager):
+        async def start_kernel(self, **kw: Any) -> None:
+            await super().start_kernel(**kw)
+            prov = self.provisioner
+            _KERNELS.append((prov.process, getattr(prov, "pgid", None)))
+
+    return TrackedKernelManager
+
+
+def kill_kernels(grace_s: float | None = None) -> None:
+    """Stop every kernel started here that is still running: SIGTERM to its process group, up to ``grace_s``
+    seconds (default ``KILL_GRACE_S``) for the kernel to exit, then SIGKILL to whatever is left in the group
+    (a worker, multiprocessing's resource tracker, which ignores SIGTERM)."""
+    import os
+    import signal
+    import subprocess
+
+    grace_s = KILL_GRACE_S if grace_s is None else grace_s
+    kernels = [(p, g) for p, g in _KERNELS if p.poll() is None]
+    _KERNELS.clear()
+    deadline = time.monotonic() + grace_s
+    for sig in (signal.SIGTERM, getattr(signal, "SIGKILL", signal.SIGTERM)):
+        for proc, pgid in kernels:
+            try:
+                os.killpg(pgid, sig) if pgid and hasattr(os, "killpg") else proc.send_signal(sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+            if sig == signal.SIGTERM:
+                try:
+                    proc.wait(max(0.0, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    pass
+    for proc, _ in kernels:
+        proc.wait()  # reap it: SIGKILL cannot be refused
+
+
+@contextlib.contextmanager
+def kernels_stop_on_signals() -> Iterator[None]:
+    """Within the block, SIGTERM and SIGINT kill the kernels started here (:func:`kill_kernels`) and raise
+    :class:`Stopped`; on the way out any kernel still alive is killed too. Outside the main thread (where
+    Python cannot set signal handlers) only the latter."""
+    import signal
+    import threading
+
+    def handler(signum: int, frame: Any) -> None:
+        for s in old:
+            signal.signal(s, signal.SIG_IGN)  # a second signal while stopping changes nothing
+        kill_kernels()
+        raise Stopped(signum)
+
+    old = {}
+    if threading.current_thread() is threading.main_thread():
+        old = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+        kill_kernels()
 
 
 class UnknownParameterError(ValueError):
@@ -103,16 +194,29 @@ def resolve_value(value: str) -> Any:
     return _resolve_type(value)
 
 
-def execute_notebook(source: str | Path, target: str | Path, **kwargs: Any) -> Any:
-    """``papermill.execute_notebook`` inside :func:`bounded_kernel_polls`, after refusing parameters the
-    notebook does not have; ``cwd`` defaults to the notebook's folder and the progress bar is off."""
+def execute_notebook(source: str | Path, target: str | Path, fresh: bool = False, **kwargs: Any) -> Any:
+    """``papermill.execute_notebook`` inside :func:`bounded_kernel_polls` and :func:`kernels_stop_on_signals`,
+    after refusing parameters the notebook does not have; ``cwd`` defaults to the notebook's folder and the
+    progress bar is off. ``fresh``: the kernel ignores (and overwrites) cached task results."""
+    import os
+
     import papermill as pm
+
+    from ..cache import FRESH_ENV
 
     check_parameter_names(source, kwargs.get("parameters") or {})
     kwargs.setdefault("cwd", str(Path(source).parent))
     kwargs.setdefault("progress_bar", False)
-    with bounded_kernel_polls():
-        return pm.execute_notebook(str(source), str(target), **kwargs)
+    kwargs.setdefault("kernel_manager_class", _tracked_kernel_manager())
+    before = os.environ.get(FRESH_ENV)
+    if fresh:
+        os.environ[FRESH_ENV] = "1"  # the kernel inherits this process's environment
+    try:
+        with bounded_kernel_polls(), kernels_stop_on_signals():
+            return pm.execute_notebook(str(source), str(target), **kwargs)
+    finally:
+        if fresh:
+            os.environ.pop(FRESH_ENV) if before is None else os.environ.__setitem__(FRESH_ENV, before)
 
 
 def read_parameters(files=(), yamls=(), plain=(), raw=()) -> dict[str, Any]:
@@ -145,6 +249,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="a parameter, read as papermill reads it (int, float, True/False/None, else a string)")
     ap.add_argument("-r", "--parameter-raw", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                     help="a parameter kept as a string")
+    ap.add_argument("--fresh", action="store_true",
+                    help="ignore (and overwrite) the task results cached under output_dir/cache/")
     args = ap.parse_args(argv)
     if not args.input.is_file():
         ap.error(f"no notebook at {args.input}")
@@ -153,7 +259,11 @@ def main(argv: list[str] | None = None) -> int:
         check_parameter_names(args.input, params)
     except ValueError as e:
         ap.error(str(e))
-    execute_notebook(args.input, args.output, parameters=params, cwd=str(args.input.parent))
+    try:
+        execute_notebook(args.input, args.output, fresh=args.fresh, parameters=params, cwd=str(args.input.parent))
+    except Stopped as e:
+        print(f"[nbexec] {e}", file=sys.stderr, flush=True)
+        return 128 + e.signum
     print(f"[nbexec] wrote {args.output}")
     return 0
 

@@ -8,7 +8,9 @@ execution counts are renumbered 1, 2, 3, ...; the notebook metadata is set to wh
 A notebook is executed into a temporary file beside it and replaces the tracked one only when the
 run succeeded: stopped half-way, it leaves the committed notebook as it was.
 
-``--no-execute`` only strips.
+Trainings finished by an earlier run with the same parameters are reused from the notebook's
+``output_dir/cache/`` (:mod:`gan_helpers.cache`); ``--fresh`` trains everything anew. ``--no-execute`` only
+strips.
 """
 from __future__ import annotations
 
@@ -53,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("notebooks", nargs="+")
     ap.add_argument("--no-execute", action="store_true")
+    ap.add_argument("--fresh", action="store_true", help="ignore (and overwrite) cached task results")
     args = ap.parse_args(argv)
     for path in map(Path, args.notebooks):
         tmp = path.with_name(f".{path.stem}.normalizing.ipynb")
@@ -62,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 from .nbexec import execute_notebook
                 print(f"[normalize] executing {path} ...", flush=True)
-                execute_notebook(path, tmp)
+                execute_notebook(path, tmp, fresh=args.fresh)
                 nb = strip(nbformat.read(tmp, as_version=4))
             nbformat.write(nb, tmp)
             os.replace(tmp, path)  # only a finished, stripped run replaces the tracked notebook

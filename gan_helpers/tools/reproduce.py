@@ -9,6 +9,11 @@ command (a missing ``-f`` file, a notebook number that does not exist, a paramet
 have) is one error before anything runs, and no empty run folder is left behind. A notebook that fails
 gets a row in ``REPORT.md`` with the failing cell and the exception's last line, and the command exits
 with status 1.
+
+Finished trainings are cached in each notebook's ``output_dir/cache/`` (:mod:`gan_helpers.cache`); the run
+folder is new each time, so ``--resume RUN_DIR`` reruns into an existing run folder and reuses what an
+interrupted run finished there. ``--fresh`` ignores (and overwrites) cached results. SIGTERM or Ctrl-C shuts
+the running notebook's kernel and its worker processes down (:func:`gan_helpers.tools.nbexec.kill_kernels`).
 """
 from __future__ import annotations
 
@@ -51,9 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", nargs="+", metavar="NN", help="notebook numbers to run, e.g. 01 4 (default: all)")
     ap.add_argument("-f", "--parameters-file", help="YAML of parameters for every notebook (papermill -f)")
     ap.add_argument("--seeds", nargs="+", type=int, help="every notebook's `seeds` parameter, e.g. 0 1 2 3 4")
+    ap.add_argument("--fresh", action="store_true", help="ignore (and overwrite) the task results cached under "
+                                                         "each notebook's output_dir/cache/")
+    ap.add_argument("--resume", metavar="RUN_DIR", help="run into this existing run folder, reusing the tasks an "
+                                                        "interrupted run finished there")
     args = ap.parse_args(argv)
 
-    from .nbexec import UnknownParameterError, check_parameter_names, execute_notebook, read_parameters
+    from .nbexec import Stopped, UnknownParameterError, check_parameter_names, execute_notebook, read_parameters
 
     notebooks = sorted(Path(args.notebooks).glob("[0-9][0-9]_*.ipynb"))
     if not notebooks:
@@ -66,13 +75,15 @@ def main(argv: list[str] | None = None) -> int:
             preset["seeds"] = list(args.seeds)
         for nb in notebooks:
             check_parameter_names(nb, {k: v for k, v in preset.items() if k != "output_dir"})
+        if args.resume and not Path(args.resume).is_dir():
+            raise ValueError(f"--resume {args.resume}: no such run folder")
     except (ValueError, UnknownParameterError) as e:
         ap.error(str(e))
     if "output_dir" in preset:
         print(f"[reproduce] output_dir = {preset.pop('output_dir')!r} in the preset is ignored: "
               f"every notebook writes into the run folder", flush=True)
-    run_dir = Path(args.runs) / datetime.now().strftime("%Y%m%d-%H%M%S")
-    run_dir.mkdir(parents=True)
+    run_dir = Path(args.resume) if args.resume else Path(args.runs) / datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir.mkdir(parents=True, exist_ok=bool(args.resume))
     failed: dict[str, str] = {}
     for i, nb in enumerate(notebooks, 1):
         params = {**preset, "output_dir": str((run_dir / nb.stem).resolve())}
@@ -80,8 +91,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[reproduce] ({i}/{len(notebooks)}) {nb.name} ...", flush=True)
         executed = run_dir / nb.name
         try:
-            execute_notebook(nb, executed, parameters=params, progress_bar=True)
+            execute_notebook(nb, executed, fresh=args.fresh, parameters=params, progress_bar=True)
             status = "ok"
+        except Stopped as e:
+            print(f"[reproduce] {nb.name}: {e}; rerun with --resume {run_dir} to reuse its finished tasks",
+                  file=sys.stderr, flush=True)
+            return 128 + e.signum
         except Exception as e:  # keep going: the report lists what failed, where
             failed[nb.stem] = failure_row(e)
             status = f"FAILED: {failed[nb.stem]}"
