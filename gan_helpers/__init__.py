@@ -19,5 +19,5 @@ One concept a file:
 """
 from .runtime import resolve_device, seed_everything, set_threads
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 __all__ = ["resolve_device", "seed_everything", "set_threads", "__version__"]
