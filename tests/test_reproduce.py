@@ -97,3 +97,20 @@ def select_numbers(nbdir, only):
     from gan_helpers.tools.reproduce import select
 
     return [p.name for p in select(sorted(nbdir.glob("[0-9][0-9]_*.ipynb")), only)]
+
+
+def test_the_runner_and_the_report_give_one_runtime_and_stderr_is_clean(tmp_path, capfd):
+    """"ok in 16 s" disagreed with the report's 13 s; papermill's bar, its parameter-parse warning and the kernel's
+    TCP warning were on stderr on every run."""
+    import re
+
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    _tiny(nbdir)
+    assert main(["--notebooks", str(nbdir), "--runs", str(tmp_path / "runs")]) == 0
+    out, err = capfd.readouterr()
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    printed = re.search(r"99_tiny.ipynb: ok in (\d+) s \(wall-clock", out).group(1)
+    assert f"| 99_tiny | {printed} |" in (run_dir / "REPORT.md").read_text()
+    assert "without encryption" not in err and "Unable to parse" not in err
+    assert not re.search(r"\d+%\|", err) and "Executing" not in err, err[-300:]

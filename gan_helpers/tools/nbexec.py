@@ -103,16 +103,45 @@ def resolve_value(value: str) -> Any:
     return _resolve_type(value)
 
 
+def encrypted_kernel_manager() -> type:
+    """jupyter_client's ``AsyncKernelManager`` with CurveZMQ transport encryption where the kernel declares
+    support (``transport_encryption = "auto"``; ipykernel's kernelspec does): the kernel then no longer warns
+    on every start that it runs over TCP without encryption, because it does not."""
+    import zmq
+    from jupyter_client import AsyncKernelManager
+    from traitlets import default
+
+    class EncryptedKernelManager(AsyncKernelManager):
+        @default("transport_encryption")
+        def _encrypt_when_supported(self) -> str:
+            return "auto" if zmq.has("curve") else "disabled"
+
+    return EncryptedKernelManager
+
+
 def execute_notebook(source: str | Path, target: str | Path, **kwargs: Any) -> Any:
     """``papermill.execute_notebook`` inside :func:`bounded_kernel_polls`, after refusing parameters the
-    notebook does not have; ``cwd`` defaults to the notebook's folder and the progress bar is off."""
+    notebook does not have; ``cwd`` defaults to the notebook's folder, the progress bar is off, the output
+    notebook's folder is created, and the kernel's transport is encrypted (:func:`encrypted_kernel_manager`).
+    The kernel learns the folder this command runs from (``GAN_HELPERS_CALLER_CWD``), so that a relative data
+    path given on the command line is found there (:func:`gan_helpers.notebook.setup`)."""
+    import os
+
     import papermill as pm
 
     check_parameter_names(source, kwargs.get("parameters") or {})
     kwargs.setdefault("cwd", str(Path(source).parent))
     kwargs.setdefault("progress_bar", False)
-    with bounded_kernel_polls():
-        return pm.execute_notebook(str(source), str(target), **kwargs)
+    kwargs.setdefault("kernel_manager_class", encrypted_kernel_manager())
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    before = os.environ.get("GAN_HELPERS_CALLER_CWD")
+    os.environ["GAN_HELPERS_CALLER_CWD"] = before or os.getcwd()  # inherited by the kernel as it starts
+    try:
+        with bounded_kernel_polls():
+            return pm.execute_notebook(str(source), str(target), **kwargs)
+    finally:
+        if before is None:
+            os.environ.pop("GAN_HELPERS_CALLER_CWD", None)
 
 
 def read_parameters(files=(), yamls=(), plain=(), raw=()) -> dict[str, Any]:
