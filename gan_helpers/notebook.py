@@ -213,7 +213,7 @@ def _data_paths(namespace: dict[str, Any], params: dict[str, Any], data_dirs) ->
     return found
 
 
-def _where_looked(check, name: str):
+def _where_looked(check):
     """A check of a data parameter whose refusal says where a relative path was looked for."""
     def wrapped(value, params):
         why = check(value, params)
@@ -259,7 +259,7 @@ def setup(namespace: dict[str, Any], checks: dict[str, Callable[[Any], str | Non
     checks = dict(checks or {})
     for name in data_dirs:
         if isinstance(name, str) and (name in checks or name in RULES):
-            checks[name] = _where_looked(checks.get(name) or (lambda v, p, r=RULES[name]: r(v)), name)
+            checks[name] = _where_looked(checks.get(name) or (lambda v, p, r=RULES[name]: r(v)))
     check_parameters(params, checks)
     out = Path(params.get("output_dir", "outputs"))
     check_output_dir(out, data)

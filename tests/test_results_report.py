@@ -127,14 +127,13 @@ def test_evidence_is_never_cut_mid_word():
     from gan_helpers.tools.report import evidence_text
 
     ev = {"alpha": 0.05, "rule": "per seed: exact McNemar test on the held-out set, after the loop and after one fine-tune"}
+    full = "; ".join(f"{k} = {v}" for k, v in ev.items()).split()
     for limit in range(20, 110, 3):
         text = evidence_text(ev, limit)
-        assert len(text) <= limit
-        if text.endswith(" ..."):
-            kept = text[:-4].split()
-            full = "; ".join(f"{k} = {v}" for k, v in ev.items()).split()
-            words = [w.rstrip(";,") for w in full[:len(kept)]]
-            assert [w.rstrip(";,") for w in kept] == words, f"cut mid-word at {limit}: {text!r}"
+        assert len(text) <= limit and text.endswith(" ..."), text
+        kept = text[:-4].split()
+        words = [w.rstrip(";,") for w in full[:len(kept)]]
+        assert [w.rstrip(";,") for w in kept] == words, f"cut mid-word at {limit}: {text!r}"
 
 
 def test_the_report_has_one_runtime_figure(tmp_path):

@@ -28,10 +28,13 @@ RUNTIME = ("wall-clock (s)", "seconds the runner measured for executing the note
 
 
 def evidence_text(evidence: dict[str, Any], limit: int = 300) -> str:
-    """The evidence as ``key = value; ...`` within ``limit`` characters, cut only between words."""
+    """The evidence as ``key = value; ...`` within ``limit`` characters, cut only between words (between two
+    entries where that keeps two thirds of it)."""
     s = "; ".join(f"{k} = {_fmt(v)}" for k, v in evidence.items()).replace("\n", " ")
     if len(s) > limit:
-        cut = s.rfind(" ", 0, limit - 3)
+        cut = s.rfind("; ", 0, limit - 3)
+        if cut < 2 * limit // 3:
+            cut = s.rfind(" ", 0, limit - 3)
         s = s[:cut if cut > 0 else limit - 3].rstrip(" ;,=") + " ..."
     return s.replace("|", "\\|")
 
