@@ -280,7 +280,7 @@ def setup(namespace: dict[str, Any], checks: dict[str, Callable[[Any], str | Non
         seeds = params.get("seeds", [params.get("seed")])
         print(f"device: {device}, torch threads: {threads}, worker processes: {workers}, seeds: {seeds}"
               + (", SMOKE SCALE (the CI environment variable is set)" if smoke else "")
-              + f"; outputs in {out}/" + (" (the previous run's in previous/)" if (out / outputs.PREVIOUS).is_dir() else ""))
+              + f"; outputs in {out}/")
     return Run(to_jsonable(params), out, device, threads, workers, smoke)
 
 
