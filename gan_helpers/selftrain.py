@@ -576,8 +576,11 @@ def check_nothing_lost(output_dir: str | os.PathLike, expected: Sequence[str]) -
             plain = f.read().split("\n")[:-1]
         wanted = [x for x in lists[name] if _one_line(x)]
         if plain != wanted:
-            missing = [x for x in wanted if x not in set(plain)] or plain
-            raise AssertionError(f"{name}.txt disagrees with lists.csv, e.g. at {missing[0]!r}")
+            lost = [x for x in wanted if x not in set(plain)]
+            extra = [x for x in plain if x not in set(wanted)]
+            what = f"lacks {lost[0]!r}" if lost else f"has {extra[0]!r}, which lists.csv puts elsewhere" if extra \
+                else "lists the same files in another order"
+            raise AssertionError(f"{Path(output_dir) / (name + '.txt')} disagrees with lists.csv: it {what}")
     return len(expected)
 
 
