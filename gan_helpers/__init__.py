@@ -3,8 +3,8 @@
 One concept a file:
 
 * ``runtime`` (device, seeds, threads, checkpoints, worker processes), ``notebook`` (the setup call
-  every notebook makes: parameters, checks, output folder), ``cache`` (finished trainings kept under
-  ``output_dir/cache/``);
+  every notebook makes: parameters, checks, output folder), ``outputs`` (what a run writes: its manifest,
+  the previous run set aside), ``cache`` (finished trainings kept under ``output_dir/cache/``);
 * ``images`` (ImageSet, folders, PNG output) and ``datasets`` (the built-in sets: mice, emotes, faces,
   shapes, digits);
 * ``models`` and ``layers`` (DCGAN and its variants), ``losses``, ``objectives`` (what each GAN

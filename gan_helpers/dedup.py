@@ -26,6 +26,8 @@ import torch
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from .outputs import record
+
 REASONS = ("outlier", "duplicate")
 
 def perceptual_hashes(images: torch.Tensor, hash_size: int = 8) -> np.ndarray:
@@ -172,11 +174,12 @@ def write_manifest(path: str | Path, paths: Sequence[str], ids: np.ndarray, scor
     skipped files (unreadable, broken links, other extensions) with the reason. Only this file is written;
     the images themselves are never touched."""
     path = Path(path)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    record(path, tmp)
     path.parent.mkdir(parents=True, exist_ok=True)
     seeds = sorted(scores)
     removed_in = np.zeros(len(paths), int) if removed_in is None else removed_in
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with tmp.open("w", newline="") as f:
+    with tmp.open("w", newline="", encoding="utf-8", errors="surrogateescape") as f:
         w = csv.writer(f)
         w.writerow(["path", "emote_id", *[f"score_seed{s}" for s in seeds], "decision", "reason", "removed_in_seeds"])
         for i in np.argsort(ids, kind="stable"):

@@ -27,7 +27,10 @@ import torch
 from PIL import Image, UnidentifiedImageError
 from torchvision import transforms
 
+from .outputs import record
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp")
+LINKED_FOLDER = "a link to a folder: not followed (a linked folder can loop, or reach outside the data set)"
 
 
 class DownloadUnavailableError(RuntimeError):
@@ -114,7 +117,8 @@ def scan_folder(root: str | os.PathLike) -> tuple[list[Path], list[tuple[str, st
     """Every file below ``root`` (hidden files and folders excluded), sorted: ``(images, skipped)``.
 
     ``images``: files with an image extension (any case); ``skipped``: ``(path, reason)`` for every other
-    file found (an unsupported extension, a broken link), so that a manifest can list every file."""
+    file found (an unsupported extension, a broken link, a link to a folder, which is not followed), so that
+    a manifest can list every file."""
     root = Path(root).expanduser()
     if not root.exists():
         raise FileNotFoundError(f"image folder {str(root)!r} does not exist")
@@ -122,7 +126,11 @@ def scan_folder(root: str | os.PathLike) -> tuple[list[Path], list[tuple[str, st
         raise NotADirectoryError(f"{str(root)!r} is not a folder of images")
     images, skipped = [], []
     for p in sorted(root.rglob("*")):
-        if any(part.startswith(".") for part in p.relative_to(root).parts) or p.is_dir():
+        if any(part.startswith(".") for part in p.relative_to(root).parts):
+            continue
+        if p.is_dir():
+            if p.is_symlink():  # rglob does not follow it: say so instead of leaving it out silently
+                skipped.append((str(p), LINKED_FOLDER))
             continue
         if p.is_symlink() and not p.exists():
             skipped.append((str(p), "broken link"))
@@ -203,24 +211,50 @@ def load_image_folder(root: str | os.PathLike, image_size: int = 64) -> ImageSet
 
 
 def load_labelled_folder(root: str | os.PathLike, image_size: int = 64) -> ImageSet:
-    """A folder with one subfolder per class (torchvision ``ImageFolder`` layout) -> labelled set."""
+    """A folder with one subfolder per class (torchvision ``ImageFolder`` layout) -> labelled set.
+
+    A class folder with no readable image is an error naming it (an empty class would otherwise count
+    as a class with no images and skew every per-class figure). Files at the root (they belong to no
+    class) and links to folders, at the root or deeper, are listed in ``.skipped`` with the reason, like
+    unreadable files."""
     root = Path(root).expanduser()
-    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not root.is_dir():
+        raise NotADirectoryError(f"{str(root)!r} is not a folder with one subfolder per class")
+    entries = sorted(p for p in root.iterdir() if not p.name.startswith("."))
+    classes = [p.name for p in entries if p.is_dir() and not p.is_symlink()]
+    skipped = [(str(p), LINKED_FOLDER) for p in entries if p.is_dir() and p.is_symlink()]
+    skipped += [(str(p), "a file at the root of a class-per-folder set: it belongs to no class "
+                         "(images go in root/<class>/)") for p in entries if not p.is_dir()]
     if not classes:
-        raise ValueError(f"{str(root)!r} has no class subfolders (expected root/<class>/<image>)")
-    parts = []
+        raise ValueError(f"{str(root)!r} has no class subfolders (expected root/<class>/<image>)"
+                         + (f"; skipped: {skipped[0][0]}: {skipped[0][1]}" if skipped else ""))
+    parts, empty = [], []
     for i, c in enumerate(classes):
         try:
             s = load_image_folder(root / c, image_size)
-        except ValueError:
-            continue  # an empty class folder
+        except ValueError as e:
+            empty.append(f"{str(root / c)!r} ({e})" if "unreadable" in str(e) else repr(str(root / c)))
+            continue
         s.labels = torch.full((len(s),), i, dtype=torch.long)
         parts.append(s)
-    if not parts:
-        raise ValueError(f"no readable image in any class folder of {str(root)!r}")
+    if empty:
+        raise ValueError(f"class folder{'s' if len(empty) > 1 else ''} with no readable image: {'; '.join(empty)}. "
+                         f"Each subfolder of {str(root)!r} is a class: add images to it or move it out")
     return ImageSet(images=torch.cat([p.images for p in parts]), labels=torch.cat([p.labels for p in parts]),
                     label_names=classes, paths=sum((p.paths for p in parts), []),
-                    skipped=sum((p.skipped for p in parts), []), name=str(root))
+                    skipped=skipped + sum((p.skipped for p in parts), []), name=str(root))
+
+
+def skipped_summary(skipped: Sequence[tuple[str, str]], show: int = 3) -> str:
+    """``"5 files skipped, the first 3: a.txt (unsupported extension ...); ..."``: a count that agrees with
+    what it shows."""
+    if not skipped:
+        return "no file skipped"
+    n = len(skipped)
+    head = "1 file skipped" if n == 1 else f"{n} files skipped"
+    shown = skipped[:show]
+    which = "" if n <= show else f", the first {len(shown)}"
+    return f"{head}{which}: " + "; ".join(f"{p} ({why})" for p, why in shown)
 
 
 def load_torchvision(name: str, root: str | os.PathLike = "data/cache", image_size: int = 32,
@@ -272,15 +306,14 @@ def save_pngs(images: torch.Tensor, folder: str | os.PathLike, prefix: str = "",
     """Write ``images`` (N, 3, S, S) in [-1, 1] as ``folder/<prefix>NNNNNN.png``; returns the paths.
 
     For the run's own output folder only (``output_dir/samples/...``): pytorch-fid, torch-fidelity and
-    clean-fid read such folders. Existing files of the same names are replaced."""
+    clean-fid read such folders. Each file is recorded in the run's manifest (:mod:`gan_helpers.outputs`);
+    files of the same names that this run wrote are replaced, other files are never overwritten."""
     folder = Path(folder)
+    paths = [folder / f"{prefix}{start + i:06d}.png" for i in range(len(images))]
+    record(*paths)  # in the run's manifest before they exist (gan_helpers.outputs)
     folder.mkdir(parents=True, exist_ok=True)
-    arr = to_uint8(images).permute(0, 2, 3, 1).cpu().numpy()
-    paths = []
-    for i, a in enumerate(arr):
-        p = folder / f"{prefix}{start + i:06d}.png"
+    for p, a in zip(paths, to_uint8(images).permute(0, 2, 3, 1).cpu().numpy()):
         Image.fromarray(a).save(p)
-        paths.append(p)
     return paths
 
 

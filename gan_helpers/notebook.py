@@ -7,15 +7,25 @@ applies it, so it wins over values papermill injects after the parameters cell: 
 ``-f configs/paper/NN.yaml`` runs the preset's code path (its data set, image size, widths, feature
 network, device) at the smoke run's iterations, seeds and sample counts. The next cell calls
 
-    run = setup(globals(), checks={...})
+    run = setup(globals(), checks={...}, data_dirs=["dataset"])
 
 which (nanoGPT's ``config_keys`` idea) collects every plain value the parameters cell assigned
 into ``run.parameters`` (what ``results.json`` records), checks them against the shared
 vocabulary :data:`RULES` plus the notebook's own ``checks`` **before any data is drawn or any
-network trained**, sets the thread count, and prepares ``output_dir``: a marker file
-``INCOMPLETE`` is written first and a previous run's ``results.json`` removed, so that a run
-stopped half-way never leaves new outputs beside old results (``results.json`` is written last,
-atomically, by :func:`gan_helpers.results.write_results`, which removes the marker).
+network trained**, sets the thread count, and prepares ``output_dir``:
+
+* ``data_dirs`` names the parameters that hold a folder or file the notebook reads (``dataset`` when it
+  is a path, a checkpoint). An ``output_dir`` that is inside such a folder, equal to it, or contains it
+  is refused with one :class:`ParameterError` naming both paths (symbolic links resolved): outputs
+  never mix with the data, and a second run never reads the first run's outputs as data.
+  A relative data path is looked up in the kernel's folder (``notebooks/``) and, when the notebook was
+  started by :mod:`gan_helpers.tools.nbexec` or ``reproduce``, in the folder the command ran from
+  (:data:`CALLER_CWD`); the error for one found in neither says where it looked.
+* :func:`gan_helpers.outputs.start` sets the previous run's outputs aside into ``output_dir/previous/``
+  (by that run's manifest, never by pattern) and starts this run's ``MANIFEST.jsonl``; a folder holding
+  files that no recorded run wrote is refused. A marker file ``INCOMPLETE`` is written first, so
+  a run stopped half-way is recognisable (``results.json`` is written last, atomically, by
+  :func:`gan_helpers.results.write_results`, which removes the marker).
 
 ``run.cache`` (a :class:`gan_helpers.cache.ResultCache` rooted at ``output_dir/cache/``) keeps each
 finished training of :func:`gan_helpers.runtime.run_tasks`, so that a rerun with the same parameters
@@ -32,10 +42,12 @@ from typing import Any, Callable
 import torch
 
 from .cache import ResultCache, from_environment
+from . import outputs
 from .results import to_jsonable
 from .runtime import default_workers, resolve_device, set_threads
 
 MARKER = "INCOMPLETE"
+CALLER_CWD = "GAN_HELPERS_CALLER_CWD"  # set by nbexec: the folder the command was run from
 _IPYTHON_NAMES = {"In", "Out", "exit", "quit", "get_ipython", "open", "display"}
 
 
@@ -183,6 +195,69 @@ class Run:
     def __getitem__(self, name: str) -> Any:
         return self.parameters[name]
 
+    def savefig(self, fig, name: str, dpi: int = 100) -> Path:
+        """Save a figure (or the figure of an axes) as ``output_dir/name``, recorded in the run's manifest."""
+        from .plots import save_figure
+
+        return save_figure(fig, self.out / name, dpi=dpi)
+
+
+def _data_paths(namespace: dict[str, Any], params: dict[str, Any], data_dirs) -> dict[str, Path]:
+    """The data paths among ``data_dirs`` (parameter names, or paths given as ``Path``): each value that is an
+    existing file or folder. A relative value found only in :data:`CALLER_CWD` is made absolute there, in
+    ``namespace`` and ``params`` alike."""
+    found: dict[str, Path] = {}
+    caller = os.environ.get(CALLER_CWD)
+    for entry in data_dirs:
+        if isinstance(entry, Path):
+            if entry.exists():
+                found[str(entry)] = entry
+            continue
+        value = params.get(entry)
+        if not isinstance(value, str) or not value.strip():
+            continue
+        path = Path(value).expanduser()
+        if not path.is_absolute() and not path.exists() and caller and (Path(caller) / path).exists():
+            path = Path(caller) / path
+            namespace[entry] = params[entry] = str(path)
+        if path.exists():
+            found[entry] = path
+    return found
+
+
+def _where_looked(check):
+    """A check of a data parameter whose refusal says where a relative path was looked for."""
+    def wrapped(value, params):
+        why = check(value, params)
+        if why and isinstance(value, str) and value.strip() and not Path(value).expanduser().is_absolute():
+            places = [str(Path.cwd())] + ([os.environ[CALLER_CWD]] if os.environ.get(CALLER_CWD) else [])
+            why += (f" (a relative path is looked up in {' and in '.join(places)}; {value!r} is in neither"
+                    if len(places) > 1 else f" (a relative path is looked up in {places[0]}, the notebook's folder;"
+                    f" {value!r} is not there") + ": give an absolute path)"
+        return why
+    return wrapped
+
+
+def check_output_dir(output_dir: str | Path, data: dict[str, Path]) -> None:
+    """One :class:`ParameterError` if ``output_dir`` is inside, equal to, or contains a data path (symbolic
+    links resolved), naming both paths."""
+    out = Path(os.path.realpath(Path(output_dir).expanduser()))
+    problems = []
+    for name, path in data.items():
+        real = Path(os.path.realpath(path))
+        what = "the data" if name == str(path) else name
+        if real == out:
+            problems.append(f"it is the folder {what} = {str(path)!r} ({real}) that this notebook reads")
+        elif real in out.parents:
+            problems.append(f"it is inside the folder {what} = {str(path)!r} ({real}) that this notebook reads")
+        elif out in real.parents:
+            problems.append(f"it contains {what} = {str(path)!r} ({real}), which this notebook reads")
+    if problems:
+        raise ParameterError(f"output_dir = {str(output_dir)!r} ({out}): " + "; ".join(problems)
+                             + ". A run's outputs must not mix with its data (a second run would read them, and "
+                               "the data's own files could be overwritten): choose an output_dir outside it. "
+                               "Nothing was written.")
+
 
 SMOKE_SCALE = "smoke_scale"
 
@@ -207,29 +282,37 @@ def apply_smoke_scale(namespace: dict[str, Any]) -> dict[str, Any]:
 
 
 def setup(namespace: dict[str, Any], checks: dict[str, Callable[[Any], str | None]] | None = None,
-          n_tasks: int = 1, verbose: bool = True) -> Run:
+          n_tasks: int = 1, verbose: bool = True, data_dirs=()) -> Run:
     """Apply the smoke scale (:func:`apply_smoke_scale`); collect, check and record the parameters; set
     threads; prepare ``output_dir`` (see the module).
 
     ``n_tasks``: how many independent trainings the notebook will run (its seeds times arms), to size
-    the worker pool (parameter ``workers``: 0 picks one per core)."""
+    the worker pool (parameter ``workers``: 0 picks one per core). ``data_dirs``: the names of the
+    parameters that hold a folder or file the notebook reads (or paths, as ``Path``)."""
     shrunk = apply_smoke_scale(namespace)
     params = collect_parameters(namespace)
     params.pop(SMOKE_SCALE, None)  # what ran is recorded: the shrunk values themselves
+    data = _data_paths(namespace, params, data_dirs)
+    checks = dict(checks or {})
+    for name in data_dirs:
+        if isinstance(name, str) and (name in checks or name in RULES):
+            checks[name] = _where_looked(checks.get(name) or (lambda v, p, r=RULES[name]: r(v)))
     check_parameters(params, checks)
+    out = Path(params.get("output_dir", "outputs"))
+    check_output_dir(out, data)
+    smoke = bool(params.get("smoke", "CI" in os.environ))
     device = resolve_device(params.get("device", "auto"))
+    try:
+        outputs.start(out, smoke=smoke)
+    except outputs.OutputFolderError as e:
+        raise ParameterError(f"output_dir = {str(out)!r}: {e}") from None
     threads = set_threads()
     w = params.get("workers", 0)
     workers = default_workers(n_tasks) if not w else min(w, max(1, n_tasks))
     if device.type != "cpu":
         workers = 1  # one accelerator: the runs take turns on it
-    out = Path(params.get("output_dir", "outputs"))
-    out.mkdir(parents=True, exist_ok=True)
+    outputs.record(out / MARKER)
     (out / MARKER).write_text("a run started here and has not finished; results.json is written last\n")
-    stale = out / "results.json"
-    if stale.exists():
-        stale.unlink()  # a previous run's results must not sit beside this run's new files
-    smoke = bool(params.get("smoke", "CI" in os.environ))
     cache = from_environment(out / "cache")
     if verbose:
         seeds = params.get("seeds", [params.get("seed")])

@@ -1,6 +1,7 @@
 """Figures shared by the notebooks: image grids, loss curves, the document's log-ratio plot."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -8,6 +9,19 @@ import numpy as np
 import seaborn as sns
 import torch
 from torchvision.utils import make_grid
+
+from .outputs import record
+
+
+def save_figure(fig, path, dpi: int = 100):
+    """Save ``fig`` (a figure, or an axes' figure) at ``path`` (PNG, tight bounding box), recorded first in the
+    run's manifest (:mod:`gan_helpers.outputs`): the one way the notebooks write figures."""
+    fig = fig if hasattr(fig, "savefig") else fig.figure
+    path = Path(path)
+    record(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    return path
 
 
 def grid_image(images: torch.Tensor, nrow: int = 8, padding: int = 2) -> np.ndarray:

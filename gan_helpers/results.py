@@ -1,8 +1,9 @@
 """The results contract every notebook follows: ``output_dir/results.json``.
 
-It holds ``parameters``, ``runtime_s``, ``claims`` (each ``{key, claim, source, verdict, evidence}``, as
-:func:`gan_helpers.claims.judge` returns them) and the notebook's own keys. A verdict is computed from
-the run's numbers by the claims engine, never typed in.
+It holds ``parameters``, ``runtime_s`` (seconds from the notebook's setup cell to this file), ``scale``
+(``"smoke"`` for a CI-sized run, else ``"full"``), ``claims`` (each ``{key, claim, source, verdict, evidence}``,
+as :func:`gan_helpers.claims.judge` returns them) and the notebook's own keys. A verdict is computed from the
+run's numbers by the claims engine, never typed in.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from . import outputs
 from .claims import VERDICTS
 
 
@@ -68,9 +70,12 @@ def write_results(output_dir: str | Path, parameters: dict[str, Any], runtime_s:
             raise ValueError(f"malformed claim: {c!r}; judge claims with gan_helpers.claims.judge")
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    doc = {"parameters": parameters, "runtime_s": runtime_s, "claims": claims, **extra}
+    m = outputs.active()
+    smoke = bool(parameters.get("smoke", False)) or bool(m is not None and m.smoke and m.real == out.resolve())
+    doc = {"parameters": parameters, "runtime_s": runtime_s, "scale": "smoke" if smoke else "full", "claims": claims, **extra}
     path = out / "results.json"
     tmp = out / "results.json.tmp"
+    outputs.record(path, tmp)
     tmp.write_text(json.dumps(to_jsonable(doc), indent=2, allow_nan=False) + "\n")
     tmp.replace(path)  # atomic: a reader sees the old file or the whole new one
     (out / "INCOMPLETE").unlink(missing_ok=True)  # the marker gan_helpers.notebook.setup wrote

@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import os
+import pickle
 import random
+import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -61,30 +64,106 @@ def amp_enabled(amp: bool, device: torch.device) -> bool:
 
 
 class CheckpointError(ValueError):
-    """A checkpoint file that cannot be used: missing, truncated, not a checkpoint, or of another kind."""
+    """A checkpoint file that cannot be used: missing, empty, truncated, not a checkpoint, holding objects
+    this repository never writes, or made for other models; the message names the file and the cause."""
+
+
+def _pickle_globals(data: bytes) -> list[str]:
+    """The ``module.name`` globals a pickle stream (or several, back to back) asks for, read with
+    :mod:`pickletools` (which only parses: nothing is imported or run)."""
+    import io
+    import pickletools
+
+    found: list[str] = []
+    stream = io.BytesIO(data)
+    while stream.tell() < len(data):
+        strings: list[str] = []
+        try:
+            for op, arg, _ in pickletools.genops(stream):
+                if op.name in ("GLOBAL", "INST"):
+                    found.append(arg.replace(" ", "."))
+                elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                    found.append(f"{strings[-2]}.{strings[-1]}")
+                elif isinstance(arg, str):
+                    strings.append(arg)
+        except Exception:  # the end of the pickles, or bytes that are not one (a tensor's raw data)
+            break
+    return list(dict.fromkeys(found))
+
+
+def _blocked_global(path, message: str) -> str | None:
+    """The global that ``weights_only`` refused: from torch's message, or else the first one in the pickle
+    that torch's allowlist lacks."""
+    import re
+    import zipfile
+
+    m = re.search(r"GLOBAL ([\w.]+)", message)
+    if m:
+        return m.group(1)
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                data = z.read(next(n for n in z.namelist() if n.endswith("data.pkl")))
+        else:
+            data = Path(path).read_bytes()
+    except Exception:
+        return None
+    from torch._weights_only_unpickler import _get_allowed_globals
+
+    allowed = set(_get_allowed_globals())
+    blocked = [g for g in _pickle_globals(data) if g not in allowed]
+    return blocked[0] if blocked else None
 
 
 def load_checkpoint(path, required: tuple[str, ...] = ()) -> dict:
-    """``torch.load(path, weights_only=True)`` with errors that name the file.
+    """``torch.load(path, weights_only=True)`` with errors that name the file and the cause.
 
     ``weights_only=True`` unpickles only tensors and plain Python values, so a crafted file cannot run
-    code (a checkpoint is a file users download). A missing, truncated or foreign file, or one without
-    the ``required`` keys, raises :class:`CheckpointError` naming the file and what is wrong."""
-    from pathlib import Path
-
+    code (a checkpoint is a file users download). A missing, empty (0 bytes), truncated or damaged file, one
+    that is not a PyTorch checkpoint at all, one holding Python objects this repository never writes (the
+    refused global is named; it is never loaded), or one without the ``required`` keys, raises
+    :class:`CheckpointError` naming the file and what is wrong."""
     path = Path(path)
+    name = repr(str(path))
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {name} does not exist")
     if not path.is_file():
-        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
+        raise CheckpointError(f"checkpoint {name} is a folder, not a checkpoint file")
+    size = path.stat().st_size
+    if size == 0:
+        raise CheckpointError(f"checkpoint {name} is empty (0 bytes): a download or copy that did not finish?")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    is_zip, is_pickle = head.startswith(b"PK\x03\x04"), head[:1] == b"\x80"
+    if not (is_zip or is_pickle):
+        raise CheckpointError(f"{name} is not a PyTorch checkpoint: it starts with {head!r}, not with the zip archive "
+                              f"(or pickle) that torch.save writes")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # truncated zip, foreign pickle, refused global under weights_only
-        raise CheckpointError(f"{str(path)!r} is not a readable checkpoint ({type(e).__name__}: "
-                              f"{str(e).splitlines()[0][:200]})") from None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's note on pickle protocols: the error below says what matters
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "weights_only" in str(e) or "Weights only" in str(e):
+            blocked = _blocked_global(path, str(e))
+            what = f"it asks for {blocked}" if blocked else "it holds more than tensors and plain values"
+            raise CheckpointError(
+                f"{name} holds Python objects that this repository never writes ({what}); it was refused "
+                f"and nothing in it ran. Checkpoints of gan_helpers (GANTrainer.save, a model's "
+                f"state_dict) hold only tensors and plain values: use one of those.") from None
+        raise CheckpointError(f"{name} is truncated or damaged: its pickle cannot be read ({str(e).splitlines()[0][:120]})") from None
+    except (EOFError, OSError, RuntimeError) as e:
+        kind = "a zip archive, the format torch.save writes," if is_zip else "a pickle"
+        detail = str(e).split(". ")[0].splitlines()[0][:120] if str(e) else type(e).__name__
+        raise CheckpointError(f"{name} is truncated or damaged: {kind} that cannot be read to its end "
+                              f"({size:,} bytes; {detail})") from None
+    except Exception as e:  # anything else torch raises on a foreign file
+        raise CheckpointError(f"{name} is not a readable checkpoint ({type(e).__name__}: "
+                              f"{(str(e).splitlines() or [''])[0][:200]})") from None
     if not isinstance(state, dict):
-        raise CheckpointError(f"{str(path)!r} holds a {type(state).__name__}, not a checkpoint dictionary")
+        raise CheckpointError(f"{name} holds a {type(state).__name__}, not a checkpoint dictionary")
     missing = [k for k in required if k not in state]
     if missing:
-        raise CheckpointError(f"{str(path)!r} is not a checkpoint of this kind: it lacks {missing}")
+        raise CheckpointError(f"{name} is not a checkpoint of this kind: it lacks {missing}")
     return state
 
 

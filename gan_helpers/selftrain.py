@@ -23,7 +23,8 @@ and records per round the labelled set sizes, how many moved each way, the preci
 a randomly initialised one) give four methods: their round 0 is one fine-tune on the seed set (the GAN
 discriminator fine-tuned once, and a classifier of the same architecture trained from scratch on the
 seed set only). The claims over seeds are in :mod:`gan_helpers.experiments.selftrain`. Nothing is ever
-moved on disk: :func:`write_lists` writes ``good.txt``, ``bad.txt`` and ``unsure.txt``.
+moved on disk: :func:`write_lists` writes ``good.txt``, ``bad.txt`` and ``unsure.txt``, and ``lists.csv``,
+which keeps any file name whole (:func:`check_nothing_lost` reads it back).
 """
 from __future__ import annotations
 
@@ -44,7 +45,8 @@ from torch import nn
 from .fit import Fitter
 from .images import ImageSet, from_uint8, iter_image_batches, read_image, to_uint8
 from .models import Discriminator
-from .runtime import load_checkpoint, resolve_device
+from .outputs import record
+from .runtime import CheckpointError, load_checkpoint, resolve_device
 
 SOURCE = "Faces for my Autoencoder (2019 blog)"
 GOOD, BAD, UNSURE, UNREADABLE = 1, 0, -1, -2  # status of a pool image
@@ -79,28 +81,37 @@ def replace_head(discriminator: Discriminator) -> GoodBadClassifier:
 def load_discriminator(path: str | os.PathLike, ndf: int, image_size: int) -> Discriminator:
     """A discriminator from a :class:`~gan_helpers.train.GANTrainer` checkpoint (its ``"D"`` entry, built
     from its model spec) or from a bare ``Discriminator(ndf, 3, image_size)`` state dict, loaded with
-    ``weights_only=True``. A checkpoint of another image size is refused with both sizes named."""
+    ``weights_only=True``. A checkpoint of another image size or width (``ndf``: the random-start arm is
+    built with this width, so both starts must share it) is refused with both values named."""
     from .models import build
 
     state = load_checkpoint(path)
     if "D" in state and "models" in state:
         spec = state["models"]["D"]
         if spec.get("name") != "Discriminator":
-            raise ValueError(f"{str(path)!r} holds a {spec.get('name')}, not a DCGAN Discriminator")
+            raise CheckpointError(f"{str(path)!r} holds a {spec.get('name')}, not a DCGAN Discriminator")
         got = spec["kwargs"].get("image_size")
         if got != image_size:
-            raise ValueError(f"{str(path)!r} holds a discriminator for {got} px images; this run uses "
-                             f"image_size = {image_size}: set image_size = {got} or give a {image_size} px checkpoint")
+            raise CheckpointError(f"{str(path)!r} holds a discriminator for {got} px images; this run uses "
+                                  f"image_size = {image_size}: set image_size = {got} or give a {image_size} px checkpoint")
+        width = spec["kwargs"].get("ndf")
+        if width != ndf:
+            raise CheckpointError(f"{str(path)!r} holds a discriminator of width ndf = {width}; this run uses ndf = {ndf} "
+                                  f"(the random start is built with it): set ndf = {width} or give a checkpoint of width {ndf}")
         D = build(spec)
-        D.load_state_dict(state["D"])
+        try:
+            D.load_state_dict(state["D"])
+        except RuntimeError as e:
+            raise CheckpointError(f"{str(path)!r}: its weights do not fit the discriminator it describes "
+                                  f"({(str(e).splitlines() or [''])[-1].strip()[:200]})") from None
         return D
     D = Discriminator(ndf, 3, image_size)
     try:
         D.load_state_dict(state)
     except RuntimeError as e:
         lines = str(e).splitlines()
-        raise ValueError(f"{str(path)!r} does not hold a Discriminator(ndf={ndf}, image_size={image_size}) "
-                         f"state dict ({(lines[1] if len(lines) > 1 else lines[0]).strip()})") from None
+        raise CheckpointError(f"{str(path)!r} does not hold a Discriminator(ndf={ndf}, image_size={image_size}) "
+                              f"state dict ({(lines[1] if len(lines) > 1 else lines[0]).strip()})") from None
     return D
 
 
@@ -505,15 +516,30 @@ def compare_methods(gan: SelfTraining, scratch: SelfTraining) -> dict[str, dict]
 # Output: lists, never moves
 # ---------------------------------------------------------------------------------------------
 
+LIST_NAMES = ("good", "bad", "unsure", "unreadable")
+
+
+def _one_line(name: str) -> bool:
+    return "\n" not in name and "\r" not in name
+
+
 def write_lists(output_dir: str | os.PathLike, run: SelfTraining, seed_ids: Sequence[str] | None = None,
                 seed_labels: Sequence[int] | None = None, links: bool = False,
                 skipped: Sequence[tuple[str, str]] = ()) -> dict[str, Path]:
-    """Write ``good.txt``, ``bad.txt``, ``unsure.txt`` (one id a line; seed images first in good/bad),
-    ``unreadable.txt`` if any file could not be read (the pool's, and ``skipped``: the labelled folders'
-    unreadable files, each with the reason), and ``scores.csv`` (id, list, round moved, last p(good)).
+    """Write where every file went:
 
-    The user's files are never moved, copied or deleted. ``links=True`` also makes folders of
-    symbolic links ``sorted/{good,bad,unsure}/`` (for pools read from files).
+    * ``lists.csv``, the complete record: one row per file (``path, list, source, round_moved, reason``; list
+      good / bad / unsure / unreadable, source labelled / pool), as quoted CSV, so that any file name comes
+      back whole (line breaks, commas, quotes, non-UTF-8 bytes); :func:`read_lists` reads it;
+    * ``good.txt``, ``bad.txt``, ``unsure.txt``: one path a line for shell tools (seed images first in
+      good/bad), and ``unreadable.txt`` (``path<TAB>reason``) if any file could not be read (the pool's, and
+      ``skipped``: the labelled folders' unreadable files). A path holding a line break cannot be one line:
+      it is left out of these files (lists.csv has it) and the number left out is printed;
+    * ``scores.csv`` (pool id, list, round moved, last p(good)), also quoted CSV.
+
+    Every file is recorded in the run's manifest before it is written (:mod:`gan_helpers.outputs`). The
+    user's files are never moved, copied or deleted. ``links=True`` also makes folders of symbolic links
+    ``sorted/{good,bad,unsure}/`` (for pools read from files); nothing already in those folders is removed.
     """
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -521,6 +547,11 @@ def write_lists(output_dir: str | os.PathLike, run: SelfTraining, seed_ids: Sequ
     ids = run.pool.ids
     seed_ids = list(seed_ids or [])
     seed_labels = list(seed_labels if seed_labels is not None else [])
+    names = {GOOD: "good", BAD: "bad", UNSURE: "unsure", UNREADABLE: "unreadable"}
+    rows = [(i, "good" if y == 1 else "bad", "labelled", "", "") for i, y in zip(seed_ids, seed_labels)]
+    rows += [(p, "unreadable", "labelled", "", why) for p, why in skipped]
+    rows += [(idn, names[int(run.status[i])], "pool", int(run.moved_round[i]) or "",
+              run.pool.skipped.get(i, "") if run.status[i] == UNREADABLE else "") for i, idn in enumerate(ids)]
     lists = {"good": [i for i, y in zip(seed_ids, seed_labels) if y == 1] + [ids[i] for i in sets["good"]],
              "bad": [i for i, y in zip(seed_ids, seed_labels) if y == 0] + [ids[i] for i in sets["bad"]],
              "unsure": [ids[i] for i in sets["unsure"]]}
@@ -528,29 +559,76 @@ def write_lists(output_dir: str | os.PathLike, run: SelfTraining, seed_ids: Sequ
     if len(unreadable) or skipped:
         lists["unreadable"] = [f"{p}\t{why}" for p, why in skipped] + \
                               [f"{ids[i]}\t{run.pool.skipped.get(i, '')}" for i in unreadable]
-    paths = {}
+    paths = {name: out / f"{name}.txt" for name in lists}
+    paths["lists"], paths["scores"] = out / "lists.csv", out / "scores.csv"
+    record(*paths.values())
+    left_out = 0
     for name, items in lists.items():
-        paths[name] = out / f"{name}.txt"
-        paths[name].write_text("".join(f"{x}\n" for x in items))
-    names = {GOOD: "good", BAD: "bad", UNSURE: "unsure", UNREADABLE: "unreadable"}
-    paths["scores"] = out / "scores.csv"
-    with open(paths["scores"], "w", newline="") as f:
+        one_line = [x for x in items if _one_line(x.split("\t")[0] if name == "unreadable" else x)]
+        left_out += len(items) - len(one_line)
+        with open(paths[name], "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.writelines(f"{x}\n" for x in one_line)
+    with open(paths["lists"], "w", newline="", encoding="utf-8", errors="surrogateescape") as f:
+        w = csv.writer(f)
+        w.writerow(["path", "list", "source", "round_moved", "reason"])
+        w.writerows(rows)
+    with open(paths["scores"], "w", newline="", encoding="utf-8", errors="surrogateescape") as f:
         w = csv.writer(f)
         w.writerow(["id", "list", "round_moved", "last_p_good"])
         for i, idn in enumerate(ids):
             w.writerow([idn, names[int(run.status[i])], int(run.moved_round[i]) or "",
                         "" if math.isnan(run.last_p[i]) else f"{run.last_p[i]:.6f}"])
+    if left_out:
+        print(f"{left_out} file name{'s hold' if left_out > 1 else ' holds'} a line break: listed in "
+              f"{paths['lists']} only, not in the one-per-line .txt lists")
     if links and run.pool.on_disk:
         for name in ("good", "bad", "unsure"):
             folder = out / "sorted" / name
-            folder.mkdir(parents=True, exist_ok=True)
-            for old in folder.iterdir():  # only our own links from a previous run
-                if old.is_symlink():
-                    old.unlink()
             for k, i in enumerate(sets[name]):
                 src = Path(ids[i]).resolve()
-                (folder / f"{k:07d}_{src.name}").symlink_to(src)
+                link = folder / f"{k:07d}_{src.name}"
+                record(link)
+                folder.mkdir(parents=True, exist_ok=True)
+                link.symlink_to(src)
     return paths
+
+
+def read_lists(output_dir: str | os.PathLike) -> dict[str, list[str]]:
+    """``{list: [path, ...]}`` from ``output_dir/lists.csv`` (see :func:`write_lists`), names exactly as written."""
+    out = {name: [] for name in LIST_NAMES}
+    with open(Path(output_dir) / "lists.csv", newline="", encoding="utf-8", errors="surrogateescape") as f:
+        for row in csv.DictReader(f):
+            out.setdefault(row["list"], []).append(row["path"])
+    return out
+
+
+def check_nothing_lost(output_dir: str | os.PathLike, expected: Sequence[str]) -> int:
+    """Every path of ``expected`` (the labelled files and the pool) is in exactly one list of
+    ``output_dir/lists.csv``, and every one-line name of the good/bad/unsure lists is in its ``.txt`` file.
+    Raises ``AssertionError`` naming the first file lost (or listed twice); returns the number checked."""
+    lists = read_lists(output_dir)
+    where: dict[str, list[str]] = {}
+    for name, items in lists.items():
+        for x in items:
+            where.setdefault(x, []).append(name)
+    lost = [x for x in expected if x not in where]
+    if lost:
+        raise AssertionError(f"{len(lost)} file{'s' if len(lost) > 1 else ''} in no list of "
+                             f"{Path(output_dir) / 'lists.csv'}, e.g. {lost[0]!r}")
+    twice = [x for x in expected if len(where[x]) > 1]
+    if twice:
+        raise AssertionError(f"{twice[0]!r} is in more than one list: {where[twice[0]]}")
+    for name in ("good", "bad", "unsure"):
+        with open(Path(output_dir) / f"{name}.txt", encoding="utf-8", errors="surrogateescape", newline="") as f:
+            plain = f.read().split("\n")[:-1]
+        wanted = [x for x in lists[name] if _one_line(x)]
+        if plain != wanted:
+            lost = [x for x in wanted if x not in set(plain)]
+            extra = [x for x in plain if x not in set(wanted)]
+            what = f"lacks {lost[0]!r}" if lost else f"has {extra[0]!r}, which lists.csv puts elsewhere" if extra \
+                else "lists the same files in another order"
+            raise AssertionError(f"{Path(output_dir) / (name + '.txt')} disagrees with lists.csv: it {what}")
+    return len(expected)
 
 
 def threshold_effect(p: np.ndarray, truth: np.ndarray | None, t_bad: float, t_good: float) -> dict:

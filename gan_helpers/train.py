@@ -63,7 +63,7 @@ from . import models as model_registry
 from . import objectives as objective_registry
 from .augment import diff_augment, parse_policy
 from .objectives import Batch, DCGANLoss, Objective, hidden_label_accuracy
-from .runtime import amp_enabled, load_checkpoint, resolve_device
+from .runtime import CheckpointError, amp_enabled, load_checkpoint, resolve_device
 
 RECORD_KEYS = ("iteration", "epoch", "wall_s")
 
@@ -488,6 +488,20 @@ class GANTrainer:
     @classmethod
     def from_checkpoint(cls, path: str | Path, images: torch.Tensor, labels: torch.Tensor | None = None,
                         eval_labels: torch.Tensor | None = None, **overrides) -> "GANTrainer":
-        """Rebuild a trainer from :meth:`save` and continue with ``fit``."""
+        """Rebuild a trainer from :meth:`save` and continue with ``fit``. A checkpoint made for another image
+        size than ``images`` (or whose weights do not fit its own model spec) is refused here, naming the file,
+        rather than failing in ``fit``."""
         state = load_checkpoint(path, required=("format", "config", "models", "objective", "G", "D"))
-        return cls.from_state(state, images, labels, eval_labels, **overrides)
+        size = int(images.shape[-1]) if images.dim() == 4 else None
+        for role in ("G", "D"):
+            spec = state["models"][role] if isinstance(state["models"], dict) and role in state["models"] else {}
+            got = (spec.get("kwargs") or {}).get("image_size") if isinstance(spec, dict) else None
+            if got is not None and size is not None and got != size:
+                raise CheckpointError(f"{str(path)!r} holds a {role} for {got} px images ({spec.get('name')}, "
+                                      f"{spec.get('kwargs')}); the images given are {size} px: resize them to {got} px "
+                                      f"or give a {size} px checkpoint")
+        try:
+            return cls.from_state(state, images, labels, eval_labels, **overrides)
+        except (RuntimeError, KeyError, TypeError) as e:  # weights that do not fit the spec, a damaged entry
+            raise CheckpointError(f"{str(path)!r} does not fit the models it describes "
+                                  f"({type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]})") from None

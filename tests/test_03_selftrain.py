@@ -1,4 +1,5 @@
 import dataclasses
+import os
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -13,9 +14,10 @@ from gan_helpers.images import to_uint8
 from gan_helpers.models import Discriminator, Generator
 from gan_helpers.plots import plot_methods, plot_rounds, show_pool_thresholds
 from gan_helpers.results import VERDICTS
+from gan_helpers.runtime import CheckpointError
 from gan_helpers.selftrain import (BAD, GOOD, UNREADABLE, UNSURE, GoodBadClassifier, ImagePool, SelfTrainConfig,
-                                   SelfTraining, compare_methods, load_discriminator, outcome_by_kind, replace_head,
-                                   threshold_effect, write_lists)
+                                   SelfTraining, check_nothing_lost, compare_methods, load_discriminator, outcome_by_kind,
+                                   read_lists, replace_head, threshold_effect, write_lists)
 from gan_helpers.train import GANTrainer, TrainConfig
 from gan_helpers.widgets import threshold_explorer
 
@@ -273,10 +275,13 @@ def test_load_discriminator_from_a_gan_checkpoint_and_a_state_dict(tmp_path):
                     config=TrainConfig(batch_size=4, amp=False))
     tr.fit(1)
     tr.save(tmp_path / "ck.pt")
-    D = load_discriminator(tmp_path / "ck.pt", ndf=64, image_size=32)  # the checkpoint's model spec wins
+    D = load_discriminator(tmp_path / "ck.pt", ndf=8, image_size=32)
     assert D.ndf == 8 and all(torch.equal(v, tr.D.state_dict()[k]) for k, v in D.state_dict().items())
     with pytest.raises(ValueError, match="32 px images; this run uses image_size = 64"):
         load_discriminator(tmp_path / "ck.pt", ndf=8, image_size=64)
+    # another width: the random start (built with the run's ndf) would not match the GAN start
+    with pytest.raises(CheckpointError, match="ck.pt' holds a discriminator of width ndf = 8; this run uses ndf = 64"):
+        load_discriminator(tmp_path / "ck.pt", ndf=64, image_size=32)
     torch.save(tr.D.state_dict(), tmp_path / "d.pt")
     assert load_discriminator(tmp_path / "d.pt", 8, 32).ndf == 8
     with pytest.raises(ValueError, match="does not hold a Discriminator"):
@@ -342,3 +347,39 @@ def test_the_experiment_runs_both_starts_under_every_seed(tmp_path):
         assert runs[s]["gan"]["d_x_late"] is not None and runs[s]["gan_run"].model is None  # detached
     declared, judged = experiment.selftrain_claims(runs)
     assert len(judged) == len(declared) == 5
+
+
+def test_any_file_name_survives_the_lists_and_a_lost_file_is_named(tmp_path):
+    """A pool file name with a line break split a line of unsure.txt, and the run then died on a bare
+    AssertionError; lists.csv keeps every name whole and the check names the file it lost."""
+    seed_set, pool = toy(64, 5, 0.1), toy(6, 6)
+    folder = tmp_path / "pool"
+    paths = save_pngs(pool, folder)
+    odd = ["a\nb.png", "comma, \"quote\".png", "tab\tx.png", "caf\u00e9.png", "cr\rlf.png"]
+    for p, name in zip(paths, odd):
+        os.rename(p, folder / name)
+    paths = [str(folder / n) for n in odd] + paths[len(odd):]
+    run = SelfTraining(replace_head(Discriminator(8, 3, 32)), seed_set, ImagePool.from_paths(paths, 32),
+                       dataclasses.replace(CFG, max_rounds=1)).run(progress=False)
+    seed_ids = [f"seed/{i}\n.png" if i == 0 else f"seed/{i}" for i in range(64)]
+    write_lists(tmp_path / "out", run, seed_ids, seed_set.labels.tolist())
+    listed = read_lists(tmp_path / "out")
+    assert sorted(sum(listed.values(), [])) == sorted(seed_ids + paths)  # every name exactly as written
+    assert check_nothing_lost(tmp_path / "out", seed_ids + paths) == 64 + 6
+    for name in ("good", "bad", "unsure"):  # the one-per-line lists hold every one-line name, and no broken line
+        lines = (tmp_path / "out" / f"{name}.txt").read_text().split("\n")[:-1]
+        assert lines == [x for x in listed[name] if "\n" not in x and "\r" not in x]
+    with pytest.raises(AssertionError, match="in no list of .*lists.csv.*'.*missing.png'"):
+        check_nothing_lost(tmp_path / "out", seed_ids + paths + [str(folder / "missing.png")])
+
+
+def test_links_never_replace_what_is_already_there(tmp_path):
+    """make_links deleted the user's own link sorted/good/mine.png: links are only added."""
+    seed_set, pool = toy(64, 8, 0.1), toy(10, 9)
+    paths = save_pngs(pool, tmp_path / "pool")
+    run = SelfTraining(replace_head(Discriminator(8, 3, 32)), seed_set, ImagePool.from_paths(paths, 32),
+                       dataclasses.replace(CFG, max_rounds=1)).run(progress=False)
+    (tmp_path / "out" / "sorted" / "good").mkdir(parents=True)
+    (tmp_path / "out" / "sorted" / "good" / "mine.png").symlink_to(paths[0])
+    write_lists(tmp_path / "out", run, links=True)
+    assert (tmp_path / "out" / "sorted" / "good" / "mine.png").is_symlink()

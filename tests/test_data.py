@@ -145,3 +145,41 @@ def test_shapes_and_digits():
     assert s.images.shape == (50, 3, 32, 32) and len(s.label_names) == 10
     d = load_dataset("digits", image_size=32)
     assert d.images.shape == (1797, 3, 32, 32) and d.labels.max() == 9
+
+
+def test_an_empty_class_folder_is_an_error_naming_it(tmp_path):
+    """An empty class folder became a phantom class ("4 classes: circle, empty_class, ...") with no images."""
+    for c in ("circle", "square"):
+        (tmp_path / c).mkdir()
+        _png(tmp_path / c / "0.png")
+    (tmp_path / "empty_class").mkdir()
+    (tmp_path / "unreadable_class").mkdir()
+    (tmp_path / "unreadable_class" / "x.png").write_bytes(b"")
+    with pytest.raises(ValueError, match="no readable image: .*empty_class'.*unreadable_class' .*empty file"):
+        load_labelled_folder(tmp_path, image_size=8)
+
+
+def test_root_files_and_linked_folders_are_listed_as_skipped(tmp_path):
+    for c in ("cat", "mouse"):
+        (tmp_path / "set" / c).mkdir(parents=True)
+        _png(tmp_path / "set" / c / "0.png")
+    _png(tmp_path / "set" / "stray.png")  # at the root: belongs to no class
+    (tmp_path / "elsewhere").mkdir()
+    _png(tmp_path / "elsewhere" / "1.png")
+    (tmp_path / "set" / "dog").symlink_to(tmp_path / "elsewhere", target_is_directory=True)  # a linked class folder
+    (tmp_path / "set" / "cat" / "more").symlink_to(tmp_path / "elsewhere", target_is_directory=True)  # a linked subfolder
+    s = load_labelled_folder(tmp_path / "set", image_size=8)
+    assert s.label_names == ["cat", "mouse"] and len(s) == 2
+    why = dict(s.skipped)
+    assert set(why) == {str(tmp_path / "set" / n) for n in ("stray.png", "dog", "cat/more")}
+    assert "root of a class-per-folder set" in why[str(tmp_path / "set" / "stray.png")]
+    assert "link to a folder" in why[str(tmp_path / "set" / "dog")] and "link to a folder" in why[str(tmp_path / "set" / "cat" / "more")]
+
+
+def test_the_skipped_summary_agrees_with_what_it_shows():
+    """02 said "5 files skipped" and showed 3."""
+    skipped = [(f"{i}.txt", "unsupported extension") for i in range(5)]
+    assert data.skipped_summary(skipped).startswith("5 files skipped, the first 3: 0.txt (unsupported extension); ")
+    assert data.skipped_summary(skipped).count("unsupported") == 3
+    assert data.skipped_summary(skipped[:2]) == "2 files skipped: 0.txt (unsupported extension); 1.txt (unsupported extension)"
+    assert data.skipped_summary([]) == "no file skipped"

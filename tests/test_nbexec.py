@@ -116,3 +116,23 @@ def test_cli_passes_a_float_and_a_path_with_a_hash(tmp_path):
                         "-p", "output_dir", "runs/a #1"]) == 0
     out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
     assert "float 0.001 runs/a #1" in out.cells[-1].outputs[0]["text"]
+
+
+def test_the_output_folder_is_made_and_the_kernel_knows_where_the_command_ran(tmp_path, monkeypatch, capfd):
+    """nbexec failed when the output notebook's folder did not exist; the kernel warned of TCP without encryption."""
+    import os
+
+    params = new_code_cell('x = 1  # a value')
+    params.metadata["tags"] = ["parameters"]
+    nb = new_notebook(cells=[params, new_code_cell("import os; print(os.environ['GAN_HELPERS_CALLER_CWD'], os.getcwd())")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (tmp_path / "nbs").mkdir()
+    nbformat.write(nb, tmp_path / "nbs" / "in.ipynb")
+    (tmp_path / "caller").mkdir()
+    monkeypatch.chdir(tmp_path / "caller")
+    monkeypatch.delenv("GAN_HELPERS_CALLER_CWD", raising=False)
+    assert nbexec.main([str(tmp_path / "nbs" / "in.ipynb"), str(tmp_path / "new" / "deep" / "out.ipynb")]) == 0
+    out = nbformat.read(tmp_path / "new" / "deep" / "out.ipynb", as_version=4)
+    assert out.cells[-1].outputs[0]["text"].split() == [str(tmp_path / "caller"), str(tmp_path / "nbs")]
+    assert "without encryption" not in capfd.readouterr().err
+    assert "GAN_HELPERS_CALLER_CWD" not in os.environ  # set for the kernel only

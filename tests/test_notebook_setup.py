@@ -55,10 +55,11 @@ def test_setup_refuses_before_touching_the_output_folder(tmp_path):
 
 def test_an_interrupted_run_leaves_no_stale_results(tmp_path):
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "results.json").write_text("{}")  # a previous run's
+    first = setup({"iterations": 2, "output_dir": str(out)}, verbose=False)
+    write_results(out, first.parameters, 1.0, [])  # a previous run's results
     run = setup({"iterations": 3, "output_dir": str(out)}, verbose=False)
     assert not (out / "results.json").exists() and (out / MARKER).exists()
+    assert (out / "previous" / "results.json").exists()  # set aside, not deleted
     assert run.parameters == {"iterations": 3, "output_dir": str(out)}
     write_results(out, run.parameters, 1.0, [])
     assert json.loads((out / "results.json").read_text())["parameters"]["iterations"] == 3

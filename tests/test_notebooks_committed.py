@@ -86,3 +86,17 @@ def test_presets_name_only_parameters_of_their_notebook(preset):
     values = yaml.safe_load(preset.read_text())
     assert isinstance(values, dict) and values
     assert set(values) <= parameter_names(notebook), set(values) - parameter_names(notebook)
+
+
+def test_papermill_parses_every_line_of_the_parameters_cell(nb, caplog):
+    """papermill warned `Unable to parse line 3 'smoke = "CI" in os.environ ...'` on every run."""
+    import logging
+
+    from papermill.translators import PythonTranslator
+
+    path, book = nb
+    cell = next(c for c in book.cells if "parameters" in c.metadata.get("tags", []))
+    with caplog.at_level(logging.WARNING, logger="papermill"):
+        found = {p.name for p in PythonTranslator.inspect(cell)}
+    assert not [r.getMessage() for r in caplog.records], "papermill could not parse a line"
+    assert {"smoke", "output_dir", "seeds"} <= found

@@ -106,3 +106,38 @@ def test_report_shows_each_seeds_outcome(tmp_path):
     text = build_report(tmp_path).read_text()
     assert "| **partly** | A better, within noise, A better |" in text
     assert "| **holds** | 0: holds, 1: holds |" in text
+
+
+def test_a_smoke_report_has_a_banner_and_says_smoke_on_every_verdict(tmp_path):
+    """`CI=1 reproduce --only 03` printed "... beats ... scratch: holds" with nothing saying it was a smoke run."""
+    write_results(tmp_path / "03_x", {"smoke": True}, 1.0, [claim("GAN beats scratch", "doc", "holds", {"a": 1}),
+                                                           claim("Pool sorted", "doc", "partly", {"a": 2})])
+    text = build_report(tmp_path).read_text()
+    assert "**Smoke-scale run**" in text.split("| notebook |")[0]  # above the table
+    rows = [line for line in text.splitlines() if line.startswith("| 03_x |") and "**" in line]
+    assert len(rows) == 2 and all("(smoke)" in r for r in rows)
+    assert "| **holds** (smoke) |" in rows[0]
+    write_results(tmp_path / "03_x", {"smoke": False}, 1.0, [claim("GAN beats scratch", "doc", "holds", {"a": 1})])
+    text = build_report(tmp_path).read_text()
+    assert "(smoke)" not in text and "Smoke-scale" not in text
+
+
+def test_evidence_is_never_cut_mid_word():
+    """One evidence cell read "rule = per s..."."""
+    from gan_helpers.tools.report import evidence_text
+
+    ev = {"alpha": 0.05, "rule": "per seed: exact McNemar test on the held-out set, after the loop and after one fine-tune"}
+    full = "; ".join(f"{k} = {v}" for k, v in ev.items()).split()
+    for limit in range(20, 110, 3):
+        text = evidence_text(ev, limit)
+        assert len(text) <= limit and text.endswith(" ..."), text
+        kept = text[:-4].split()
+        words = [w.rstrip(";,") for w in full[:len(kept)]]
+        assert [w.rstrip(";,") for w in kept] == words, f"cut mid-word at {limit}: {text!r}"
+
+
+def test_the_report_has_one_runtime_figure(tmp_path):
+    write_results(tmp_path / "01_x", {}, 12.0, [claim("G wins", "doc", "holds", {"a": 1})])  # notebook's own clock
+    text = build_report(tmp_path, runtimes={"01_x": 15.6}).read_text()
+    assert "| 01_x | 16 |" in text and "| 01_x | 12 |" not in text
+    assert "wall-clock (s): the seconds the runner measured" in text

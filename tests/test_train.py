@@ -347,3 +347,72 @@ def test_hidden_label_accuracy_is_an_observer_not_a_loss(images, labels):
     assert len(runs[True].history["head_acc_hidden"]) == 3 and "head_acc_hidden" not in runs[False].history
     assert runs[True].history["d_loss"] == runs[False].history["d_loss"]
     assert not any(k.startswith("_") for k in runs[True].history)
+
+
+# Checkpoint errors name the file and the cause (issue 26): empty, truncated, not a checkpoint, unsafe, other size.
+
+def test_an_empty_checkpoint_names_the_file_and_says_empty(images, tmp_path):
+    """A 0-byte file gave `IndexError: list index out of range`, naming nothing."""
+    from gan_helpers.experiments.selftrain import checkpoint_check
+    from gan_helpers.selftrain import load_discriminator
+
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    for load in (lambda: GANTrainer.from_checkpoint(empty, images), lambda: load_discriminator(empty, 8, 32)):
+        with pytest.raises(CheckpointError, match=r"empty.pt' is empty \(0 bytes\)"):
+            load()
+    assert "empty.pt' is empty (0 bytes)" in checkpoint_check(str(empty), {"ndf": 8, "image_size": 32})  # 03's setup check
+
+
+def test_a_truncated_checkpoint_says_truncated(images, tmp_path):
+    good = dcgan(images).fit(1).save(tmp_path / "c.pt")
+    for n, cut in (("head", 200), ("tail", -100)):
+        p = tmp_path / f"{n}.pt"
+        p.write_bytes(good.read_bytes()[:cut])
+        with pytest.raises(CheckpointError, match=f"{n}.pt' is truncated or damaged"):
+            GANTrainer.from_checkpoint(p, images)
+
+
+def test_a_file_that_is_no_checkpoint_says_so(images, tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (4, 4)).save(tmp_path / "photo.pt", format="PNG")
+    (tmp_path / "notes.pt").write_text("hello\n")
+    for name in ("photo.pt", "notes.pt"):
+        with pytest.raises(CheckpointError, match=f"{name}' is not a PyTorch checkpoint"):
+            GANTrainer.from_checkpoint(tmp_path / name, images)
+
+
+def test_unsafe_content_names_the_global_and_never_suggests_the_unsafe_load(images, tmp_path):
+    import os
+
+    class System:
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    torch.save({"format": System()}, tmp_path / "crafted.pt")  # torch's zip format, a blocked global inside
+    with open(tmp_path / "evil.pt", "wb") as f:
+        pickle.dump({"format": _Evil()}, f)  # a bare pickle (torch's message names no global for it)
+    for name, glob in (("crafted.pt", f"{os.system.__module__}.system"), ("evil.pt", "builtins.print")):
+        with pytest.raises(CheckpointError) as e:
+            GANTrainer.from_checkpoint(tmp_path / name, images)
+        msg = str(e.value)
+        assert name in msg and glob in msg and "never writes" in msg
+        assert "weights_only" not in msg and "False" not in msg
+
+
+def test_a_checkpoint_for_another_image_size_is_refused_at_load(tmp_path):
+    """A 64 px checkpoint with 32 px images failed later in fit: `mat1 and mat2 shapes cannot be multiplied`."""
+    big = torch.rand(8, 3, 64, 64) * 2 - 1
+    GANTrainer(big, config=TrainConfig(batch_size=4, amp=False), ngf=8, ndf=8).fit(1).save(tmp_path / "c64.pt")
+    with pytest.raises(CheckpointError, match="c64.pt' holds a G for 64 px images.*the images given are 32 px"):
+        GANTrainer.from_checkpoint(tmp_path / "c64.pt", torch.rand(8, 3, 32, 32) * 2 - 1)
+
+
+def test_weights_that_do_not_fit_their_spec_are_refused_at_load(images, tmp_path):
+    """A checkpoint whose weights were made for another width than its spec says: refused naming the file."""
+    state = dcgan(images).fit(1).state_dict()
+    state["models"]["D"] = {**state["models"]["D"], "kwargs": {**state["models"]["D"]["kwargs"], "ndf": 16}}
+    torch.save(state, tmp_path / "wide.pt")
+    with pytest.raises(CheckpointError, match="wide.pt' does not fit the models it describes"):
+        GANTrainer.from_checkpoint(tmp_path / "wide.pt", images)

@@ -38,6 +38,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFilter
 
 from ..images import ImageSet, list_images, load_image_folder, to_tensor_transform, to_uint8
+from ..outputs import record
 
 KINDS = ("good", "multi", "occluded", "profile", "drawing")
 BAD_KINDS = KINDS[1:]
@@ -257,6 +258,7 @@ def make_face_split(n_seed_good: int = 900, n_seed_bad: int = 100, n_pool: int =
 
 
 def _save_png(image: torch.Tensor, path: Path) -> None:
+    record(path)
     Image.fromarray(to_uint8(image).permute(1, 2, 0).numpy()).save(path)
 
 
@@ -264,6 +266,7 @@ def write_face_folder(split: FaceSplit, root: str | os.PathLike) -> Path:
     """Write a split as PNGs in the folder layout of :func:`load_face_folder`, with ``truth.csv``
     for the pool. Refuses to write into a folder that already holds files other than its own layout."""
     root = Path(root)
+    record(root / "truth.csv")  # first: the folder is the run's (gan_helpers.outputs), before anything is made in it
     parts = {"good": split.seed.subset(np.flatnonzero(split.seed.labels.numpy() == 1)),
              "bad": split.seed.subset(np.flatnonzero(split.seed.labels.numpy() == 0)),
              "unlabelled": split.pool,
@@ -286,7 +289,7 @@ def write_face_folder(split: FaceSplit, root: str | os.PathLike) -> Path:
             _save_png(s.images[i], path)
             if sub == "unlabelled":
                 rows.append((str(path.relative_to(root)), str(s.attributes["kind"][i])))
-    with open(root / "truth.csv", "w", newline="") as f:
+    with open(root / "truth.csv", "w", newline="", encoding="utf-8", errors="surrogateescape") as f:
         w = csv.writer(f)
         w.writerow(["path", "kind"])
         w.writerows(rows)
@@ -349,7 +352,7 @@ def load_face_folder(root: str | os.PathLike, image_size: int = 32, holdout_frac
     kind = None
     truth = root / "truth.csv"
     if truth.is_file():
-        with open(truth, newline="") as f:
+        with open(truth, newline="", encoding="utf-8", errors="surrogateescape") as f:
             table = {str((root / row["path"]).resolve()): row["kind"] for row in csv.DictReader(f)}
         kind = np.array([table.get(str(Path(p).resolve()), "") for p in pool_paths])
         if (kind == "").any():

@@ -45,6 +45,22 @@ def train_face_gan(images: torch.Tensor, seed: int, iterations: int, model: dict
                        "history": {k: t.history[k] for k in ("d_loss", "g_loss", "d_x", "d_g_z")}}
 
 
+def checkpoint_check(value, params: dict) -> str | None:
+    """The notebook's check of ``discriminator_checkpoint``, before any work: ``""`` (train a GAN here) or a
+    checkpoint that loads as a discriminator of this run's ``ndf`` and ``image_size`` (else why not)."""
+    from ..runtime import CheckpointError
+
+    if value == "":
+        return None
+    if not isinstance(value, str):
+        return "'' or the path of a discriminator checkpoint"
+    try:
+        load_discriminator(value, params.get("ndf", 64), params.get("image_size", 32))
+    except CheckpointError as e:
+        return f"'' or a usable discriminator checkpoint, and {e}"
+    return None
+
+
 def _loop(D: Discriminator, seed: int, seed_set: ImageSet, pool: ImagePool, config: SelfTrainConfig, test, pool_good,
           pool_kind, name: str) -> SelfTraining:
     import dataclasses

@@ -86,19 +86,6 @@ class Stopped(KeyboardInterrupt):
         self.signum = signum
 
 
-def _tracked_kernel_manager():
-    """nbclient's kernel manager, recording each kernel's process and process group when it starts."""
-    from jupyter_client.manager import AsyncKernelManager
-
-    class TrackedKernelManager(AsyncKernelManager):
-        async def start_kernel(self, **kw: Any) -> None:
-            await super().start_kernel(**kw)
-            prov = self.provisioner
-            _KERNELS.append((prov.process, getattr(prov, "pgid", None)))
-
-    return TrackedKernelManager
-
-
 def kill_kernels(grace_s: float | None = None) -> None:
     """Stop every kernel started here that is still running: SIGTERM to its process group, up to ``grace_s``
     seconds (default ``KILL_GRACE_S``) for the kernel to exit, then SIGKILL to whatever is left in the group
@@ -194,10 +181,35 @@ def resolve_value(value: str) -> Any:
     return _resolve_type(value)
 
 
+def encrypted_kernel_manager() -> type:
+    """nbclient's ``AsyncKernelManager`` with CurveZMQ transport encryption where the kernel declares support
+    (``transport_encryption = "auto"``; ipykernel's kernelspec does): the kernel then no longer warns on every
+    start that it runs over TCP without encryption, because it does not. Each kernel's process and process
+    group are recorded when it starts, so that :func:`kill_kernels` can stop it and its workers."""
+    import zmq
+    from jupyter_client import AsyncKernelManager
+    from traitlets import default
+
+    class EncryptedKernelManager(AsyncKernelManager):
+        @default("transport_encryption")
+        def _encrypt_when_supported(self) -> str:
+            return "auto" if zmq.has("curve") else "disabled"
+
+        async def start_kernel(self, **kw: Any) -> None:
+            await super().start_kernel(**kw)
+            prov = self.provisioner
+            _KERNELS.append((prov.process, getattr(prov, "pgid", None)))
+
+    return EncryptedKernelManager
+
+
 def execute_notebook(source: str | Path, target: str | Path, fresh: bool = False, **kwargs: Any) -> Any:
     """``papermill.execute_notebook`` inside :func:`bounded_kernel_polls` and :func:`kernels_stop_on_signals`,
-    after refusing parameters the notebook does not have; ``cwd`` defaults to the notebook's folder and the
-    progress bar is off. ``fresh``: the kernel ignores (and overwrites) cached task results."""
+    after refusing parameters the notebook does not have; ``cwd`` defaults to the notebook's folder, the progress
+    bar is off, the output notebook's folder is created, and the kernel's transport is encrypted
+    (:func:`encrypted_kernel_manager`). ``fresh``: the kernel ignores (and overwrites) cached task results. The
+    kernel learns the folder this command runs from (``GAN_HELPERS_CALLER_CWD``), so that a relative data path
+    given on the command line is found there (:func:`gan_helpers.notebook.setup`)."""
     import os
 
     import papermill as pm
@@ -207,16 +219,18 @@ def execute_notebook(source: str | Path, target: str | Path, fresh: bool = False
     check_parameter_names(source, kwargs.get("parameters") or {})
     kwargs.setdefault("cwd", str(Path(source).parent))
     kwargs.setdefault("progress_bar", False)
-    kwargs.setdefault("kernel_manager_class", _tracked_kernel_manager())
-    before = os.environ.get(FRESH_ENV)
+    kwargs.setdefault("kernel_manager_class", encrypted_kernel_manager())
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    saved = {k: os.environ.get(k) for k in (FRESH_ENV, "GAN_HELPERS_CALLER_CWD")}
     if fresh:
         os.environ[FRESH_ENV] = "1"  # the kernel inherits this process's environment
+    os.environ["GAN_HELPERS_CALLER_CWD"] = saved["GAN_HELPERS_CALLER_CWD"] or os.getcwd()
     try:
         with bounded_kernel_polls(), kernels_stop_on_signals():
             return pm.execute_notebook(str(source), str(target), **kwargs)
     finally:
-        if fresh:
-            os.environ.pop(FRESH_ENV) if before is None else os.environ.__setitem__(FRESH_ENV, before)
+        for k, v in saved.items():
+            os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
 
 
 def read_parameters(files=(), yamls=(), plain=(), raw=()) -> dict[str, Any]:

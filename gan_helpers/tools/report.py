@@ -1,4 +1,11 @@
-"""``REPORT.md``: one table of every claim of every notebook of a run, with verdicts and numbers."""
+"""``REPORT.md``: one table of every claim of every notebook of a run, with verdicts and numbers.
+
+A run at smoke scale (``CI`` set: a few iterations, one seed; ``results.json`` says ``"scale": "smoke"``)
+gets a banner at the top, and each of its verdicts reads "holds (smoke)": such a verdict tests the code
+path, not the claim. The runtime table has one figure per notebook, :data:`RUNTIME`: the wall-clock
+seconds that the runner (:mod:`gan_helpers.tools.reproduce`) measured and printed for executing the
+notebook, kernel start to last cell.
+"""
 from __future__ import annotations
 
 import json
@@ -16,10 +23,25 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+RUNTIME = ("wall-clock (s)", "seconds the runner measured for executing the notebook, kernel start to last "
+                             "cell, as it printed them")
+
+
 def evidence_text(evidence: dict[str, Any], limit: int = 300) -> str:
-    s = "; ".join(f"{k} = {_fmt(v)}" for k, v in evidence.items())
-    s = s.replace("|", "\\|").replace("\n", " ")
-    return s if len(s) <= limit else s[:limit - 3] + "..."
+    """The evidence as ``key = value; ...`` within ``limit`` characters, cut only between words (between two
+    entries where that keeps two thirds of it)."""
+    s = "; ".join(f"{k} = {_fmt(v)}" for k, v in evidence.items()).replace("\n", " ")
+    if len(s) > limit:
+        cut = s.rfind("; ", 0, limit - 3)
+        if cut < 2 * limit // 3:
+            cut = s.rfind(" ", 0, limit - 3)
+        s = s[:cut if cut > 0 else limit - 3].rstrip(" ;,=") + " ..."
+    return s.replace("|", "\\|")
+
+
+def is_smoke(doc: dict[str, Any]) -> bool:
+    """Whether a ``results.json`` comes from a smoke-scale run."""
+    return doc.get("scale") == "smoke" or bool((doc.get("parameters") or {}).get("smoke"))
 
 
 OUTCOME = {1: "A better", 0: "within noise", -1: "B better"}
@@ -35,32 +57,46 @@ def per_seed_text(evidence: dict[str, Any]) -> str:
     return ""
 
 
-def build_report(run_dir: str | Path, title: str = "Reproduction report", failed: dict[str, str] | None = None) -> Path:
+def build_report(run_dir: str | Path, title: str = "Reproduction report", failed: dict[str, str] | None = None,
+                 runtimes: dict[str, float] | None = None) -> Path:
     """Read ``run_dir/*/results.json`` (one folder per notebook) and write ``run_dir/REPORT.md``; a notebook
-    in ``failed`` (name -> where it failed and why) gets a row saying so instead of claims."""
+    in ``failed`` (name -> where it failed and why) gets a row saying so instead of claims. ``runtimes``:
+    notebook -> seconds as the runner measured them (:data:`RUNTIME`); without them, ``run_dir/runtimes.json``
+    if the runner left one."""
     run_dir = Path(run_dir)
     failed = dict(failed or {})
+    if runtimes is None and (run_dir / "runtimes.json").is_file():
+        runtimes = json.loads((run_dir / "runtimes.json").read_text())
+    runtimes = dict(runtimes or {})
     results = sorted(p for p in run_dir.glob("*/results.json") if p.parent.name not in failed)
-    lines = [f"# {title}", "", f"Run folder: `{run_dir}`", "",
-             "| notebook | claim | source | verdict | per seed | evidence (this run) |", "|---|---|---|---|---|---|"]
+    docs = {p.parent.name: json.loads(p.read_text()) for p in results}
+    smoke = sorted(nb for nb, doc in docs.items() if is_smoke(doc))
+    lines = [f"# {title}", "", f"Run folder: `{run_dir}`", ""]
+    if smoke:
+        lines += [f"> **Smoke-scale run** ({', '.join(smoke) if len(smoke) < len(docs) else 'every notebook'}): the CI "
+                  "environment variable was set, so each notebook ran a few iterations on one seed. Its verdicts, "
+                  "marked (smoke), test the code path, not the claims: run `make reproduce` without CI for real "
+                  "verdicts.", ""]
+    lines += ["| notebook | claim | source | verdict | per seed | evidence (this run) |", "|---|---|---|---|---|---|"]
     counts: dict[str, int] = {}
-    runtimes = []
-    for path in results:
-        doc = json.loads(path.read_text())
-        nb = path.parent.name
-        runtimes.append((nb, doc.get("runtime_s")))
+    for nb, doc in docs.items():
+        tag = " (smoke)" if nb in smoke else ""
         for c in doc.get("claims", []):
             counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
-            lines.append(f"| {nb} | {c['claim']} | {c['source']} | **{c['verdict']}** | {per_seed_text(c['evidence'])} "
+            lines.append(f"| {nb} | {c['claim']} | {c['source']} | **{c['verdict']}**{tag} | {per_seed_text(c['evidence'])} "
                          f"| {evidence_text(c['evidence'])} |")
     for nb, why in sorted(failed.items()):
         lines.append(f"| {nb} | (the notebook failed; no claims) | | **failed** | | {why.replace('|', chr(92) + '|')} |")
     if not results and not failed:
         lines.append("| (none) | no results.json found | | | | |")
-    lines += ["", "Verdicts: " + (", ".join(f"{v}: {n}" for v, n in sorted(counts.items())) or "none")
+    lines += ["", "Verdicts" + (" (smoke scale)" if smoke and len(smoke) == len(docs) else "") + ": "
+              + (", ".join(f"{v}: {n}" for v, n in sorted(counts.items())) or "none")
               + (f"; failed notebooks: {len(failed)}" if failed else ""), "",
-              "| notebook | runtime (s) |", "|---|---|"]
-    lines += [f"| {nb} | {rt:.0f} |" if isinstance(rt, (int, float)) else f"| {nb} | ? |" for nb, rt in runtimes]
+              f"| notebook | {RUNTIME[0]} |", "|---|---|"]
+    for nb in sorted(set(docs) | set(failed) | set(runtimes)):
+        rt = runtimes.get(nb)
+        lines.append(f"| {nb} | {rt:.0f} |" if isinstance(rt, (int, float)) else f"| {nb} | not measured |")
+    lines += ["", f"{RUNTIME[0]}: the {RUNTIME[1]}."]
     out = run_dir / "REPORT.md"
     out.write_text("\n".join(lines) + "\n")
     return out

@@ -8,7 +8,8 @@ every notebook's ``seeds`` parameter: each verdict then comes from those seeds. 
 command (a missing ``-f`` file, a notebook number that does not exist, a parameter a notebook does not
 have) is one error before anything runs, and no empty run folder is left behind. A notebook that fails
 gets a row in ``REPORT.md`` with the failing cell and the exception's last line, and the command exits
-with status 1.
+with status 1. The seconds it prints for each notebook (wall-clock, kernel start to last cell) are the ones
+``REPORT.md`` shows (``runtimes.json`` keeps them). Papermill's progress bar is off unless ``--progress``.
 
 Finished trainings are cached in each notebook's ``output_dir/cache/`` (:mod:`gan_helpers.cache`); the run
 folder is new each time, so ``--resume RUN_DIR`` reruns into an existing run folder and reuses what an
@@ -18,6 +19,7 @@ the running notebook's kernel and its worker processes down (:func:`gan_helpers.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import time
@@ -60,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
                                                          "each notebook's output_dir/cache/")
     ap.add_argument("--resume", metavar="RUN_DIR", help="run into this existing run folder, reusing the tasks an "
                                                         "interrupted run finished there")
+    ap.add_argument("--progress", action="store_true", help="show papermill's progress bar (one tick per cell)")
     args = ap.parse_args(argv)
 
     from .nbexec import Stopped, UnknownParameterError, check_parameter_names, execute_notebook, read_parameters
@@ -85,13 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(args.resume) if args.resume else Path(args.runs) / datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir.mkdir(parents=True, exist_ok=bool(args.resume))
     failed: dict[str, str] = {}
+    runtimes: dict[str, float] = {}
     for i, nb in enumerate(notebooks, 1):
         params = {**preset, "output_dir": str((run_dir / nb.stem).resolve())}
-        t0 = time.perf_counter()
         print(f"[reproduce] ({i}/{len(notebooks)}) {nb.name} ...", flush=True)
         executed = run_dir / nb.name
+        t0 = time.perf_counter()
         try:
-            execute_notebook(nb, executed, fresh=args.fresh, parameters=params, progress_bar=True)
+            execute_notebook(nb, executed, fresh=args.fresh, parameters=params, progress_bar=args.progress)
             status = "ok"
         except Stopped as e:
             print(f"[reproduce] {nb.name}: {e}; rerun with --resume {run_dir} to reuse its finished tasks",
@@ -100,11 +104,14 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as e:  # keep going: the report lists what failed, where
             failed[nb.stem] = failure_row(e)
             status = f"FAILED: {failed[nb.stem]}"
-        print(f"[reproduce] ({i}/{len(notebooks)}) {nb.name}: {status} in {time.perf_counter() - t0:.0f} s", flush=True)
+        runtimes[nb.stem] = round(time.perf_counter() - t0, 1)  # the one runtime figure (report.RUNTIME)
+        (run_dir / "runtimes.json").write_text(json.dumps(runtimes, indent=1) + "\n")
+        print(f"[reproduce] ({i}/{len(notebooks)}) {nb.name}: {status} in {runtimes[nb.stem]:.0f} s "
+              f"(wall-clock, kernel start to last cell)", flush=True)
         if executed.exists():
             subprocess.run([sys.executable, "-m", "nbconvert", "--to", "html", str(executed)], check=False,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    report = build_report(run_dir, failed=failed)
+    report = build_report(run_dir, failed=failed, runtimes=runtimes)
     print(f"[reproduce] report: {report}")
     if failed:
         print(f"[reproduce] failed: {', '.join(failed)}", file=sys.stderr)
