@@ -2,7 +2,7 @@
 
 A notebook's first code cell (tagged ``parameters``) assigns flat values, one comment each, and a
 visible smoke-scale line (pyro's convention: ``smoke = "CI" in os.environ``). Its last line,
-``smoke_scale = dict(iterations=20, seeds=[0], ...)``, says what a smoke run shrinks; :func:`setup`
+``smoke_scale = {"iterations": 20, "seeds": [0], ...}``, says what a smoke run shrinks; :func:`setup`
 applies it, so it wins over values papermill injects after the parameters cell: ``CI=1`` with
 ``-f configs/paper/NN.yaml`` runs the preset's code path (its data set, image size, widths, feature
 network, device) at the smoke run's iterations, seeds and sample counts. The next cell calls

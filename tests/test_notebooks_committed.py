@@ -27,7 +27,7 @@ def test_parameters_cell_and_the_visible_smoke_line(nb):
     assert "parameters" in code[0].metadata.get("tags", []), "the first code cell is tagged parameters"
     src = code[0].source
     assert 'smoke = "CI" in os.environ' in src
-    assert src.strip().splitlines()[-1].startswith("smoke_scale = dict("), "the smoke-scale line is the cell's last line"
+    assert src.strip().splitlines()[-1].startswith("smoke_scale = {"), "the smoke-scale line is the cell's last line"
     assert not any("injected-parameters" in c.metadata.get("tags", []) for c in code)
     assert "ModuleNotFoundError" in code[1].source and "pip install -e ." in code[1].source
 
