@@ -195,7 +195,7 @@ def setup(namespace: dict[str, Any], checks: dict[str, Callable[[Any], str | Non
     smoke = bool(params.get("smoke", "CI" in os.environ))
     if verbose:
         seeds = params.get("seeds", [params.get("seed")])
-        print(f"device: {device}, torch threads: {threads}, worker processes: {workers}, seeds: {seeds}"
+        print(f"device: {device}, torch threads: {threads}, worker processes: {workers}, seeds: {', '.join(map(str, seeds))}"
               + (", SMOKE SCALE (the CI environment variable is set)" if smoke else "")
               + f"; outputs in {out}/")
     return Run(to_jsonable(params), out, device, threads, workers, smoke)

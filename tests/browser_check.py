@@ -43,7 +43,13 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SLIDER_MODELS = ("IntSliderModel", "FloatSliderModel", "SelectionSliderModel", "IntRangeSliderModel",
                  "FloatRangeSliderModel", "SelectionRangeSliderModel", "FloatLogSliderModel")
 RAW_WIDGET = re.compile(r"interactive\(children=|(?:Selection|Int|Float)Slider\(")
-RAW_REPR = re.compile(r"np\.str_\(|Sequential\(|tensor\(|array\(|\{'[^']*': |\{\d+: ")
+# what a printed dict, list or object repr looks like: {'a': .., {1: .., [], ['a', .., [1, .., np.str_(..), Sequential(..)
+RAW_REPR = re.compile(r"\{'|\{\"|\{-?\d+(?:\.\d+)?: |\[\]|\['|\[-?\d+(?:\.\d+)?, |\bnp\.\w+\(|\b(?:Sequential|tensor|array)\(")
+
+
+def raw_reprs(text: str) -> list[str]:
+    """The places in ``text`` that look like a printed dict, list or object repr (at most three)."""
+    return [m.group(0) for m in RAW_REPR.finditer(text)][:3]
 
 
 def find_chromium() -> str | None:
@@ -54,6 +60,21 @@ def find_chromium() -> str | None:
         if shutil.which(name):
             return shutil.which(name)
     return None
+
+
+def browser_available() -> bool:
+    """Playwright is installed and a Chromium is there to drive (a system one, or Playwright's own download)."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return False
+    if find_chromium():
+        return True
+    try:
+        with sync_playwright() as pw:
+            return Path(pw.chromium.executable_path).exists()
+    except Exception:
+        return False
 
 
 def saved_sliders(path: Path) -> int:
@@ -156,7 +177,7 @@ def check_notebook(page, base: str, token: str, name: str, expected_sliders: int
     if raw:
         problems.append(f"{len(raw)} output(s) show a widget as raw text: {raw[0][:80]!r}")
     for o in report["outputs"]:
-        found = RAW_REPR.findall(o["text"])
+        found = raw_reprs(o["text"])
         if found:
             (notes if o["mime"] == "text/html" else problems).append(
                 f"raw dict or repr in a {o['mime'] or 'text'} output: {found[:3]}")
