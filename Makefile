@@ -37,8 +37,11 @@ reproduce: $(STAMP)
 	env -u CI $(PY) -m gan_helpers.tools.reproduce $(if $(ONLY),--only $(ONLY)) $(if $(SEEDS),--seeds $(SEEDS)) \
 		$(if $(RESUME),--resume $(RESUME)) $(if $(FRESH),--fresh)
 
+## make lab: trust the notebooks first (a clone is untrusted, and JupyterLab would show the saved sliders as raw
+## text), then open JupyterLab on them; as root (containers, hosted notebooks) with --allow-root
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter trust notebooks/[0-9][0-9]_*.ipynb
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/train_throughput.py

@@ -316,7 +316,7 @@ def setup(namespace: dict[str, Any], checks: dict[str, Callable[[Any], str | Non
     cache = from_environment(out / "cache")
     if verbose:
         seeds = params.get("seeds", [params.get("seed")])
-        print(f"device: {device}, torch threads: {threads}, worker processes: {workers}, seeds: {seeds}"
+        print(f"device: {device}, torch threads: {threads}, worker processes: {workers}, seeds: {', '.join(map(str, seeds))}"
               + (", SMOKE SCALE (the CI environment variable is set"
                  + (f"; shrunk: {', '.join(shrunk)}" if shrunk else "") + ")" if smoke else "")
               + f"; outputs in {out}/" + ("; cached results ignored (GAN_FRESH)" if cache.fresh else ""))

@@ -1,8 +1,9 @@
 r"""A trained discriminator as a scorer of real images (notebook 02; notebook 03 reads features the same way).
 
-The emote write-up (``../shared/seeds/000_5b781a01fd13fda5.txt``, section 5.5) fed every training
-emote through the trained discriminator and read a score from -100 (generated) to 100 (training set).
-With :math:`\ell(x)` the discriminator's logit and :math:`D(x) = \sigma(\ell(x))`,
+The emote write-up (A. Gnolek, "ThisEmoteDoesNotExist: Training a GAN for Twitch Emotes", Twitch Blog, 2019,
+https://blog.twitch.tv/en/2019/07/24/thisemotedoesnotexist-training-a-gan-for-twitch-emotes/, section 5.5)
+fed every training emote through the trained discriminator and read a score from -100 (generated) to 100
+(training set). With :math:`\ell(x)` the discriminator's logit and :math:`D(x) = \sigma(\ell(x))`,
 
 .. math::  s(x) = 200\,D(x) - 100 = 100 \tanh\!\big(\ell(x) / 2\big) \in (-100, 100),
 

@@ -1,8 +1,8 @@
 r"""Notebook 03: self-training a GAN discriminator into a good/bad face classifier.
 
-"Creating a Dataset of Faces for my Autoencoder with Semi-supervised Learning" (2019 blog,
-``../shared/seeds/001_*.txt``). The author took the discriminator of a face GAN, retrained it as
-a good/bad classifier on ~6,300 good + ~700 hand-labelled bad faces for ~10 epochs, then, round
+E. A. Scuccimarra, "Creating a Dataset of Faces for my Autoencoder with Semi-supervised Learning" (blog post, 2019,
+http://ericscuccimarra.com/blog/autoencoder-face-dataset). The author took the discriminator of a face GAN,
+retrained it as a good/bad classifier on ~6,300 good + ~700 hand-labelled bad faces for ~10 epochs, then, round
 after round, scored the ~200,000 unlabelled IMDB faces and *moved* every image with
 :math:`p(\text{good}) < 0.03` into the bad training set and every image with
 :math:`p(\text{good}) > 0.99` into the good one, and continued training. It is self-training

@@ -256,7 +256,7 @@ def test_class_row_browser_renders_its_default_view():
         plots.show_class_rows(grids[v][it], ["a", "b", "c"], f"{v}, iteration {it}")
 
     w = grid_browser(grids, draw=draw)
-    key, iteration = w.widget.children[:2]
+    (key, _), (iteration,) = w.children[0].children, w.children[1].children  # each slider in its row
     assert [k for _, k in key.options] == ["conditional", "s3gan"] and key.value == "s3gan"
     assert (iteration.min, iteration.max, iteration.step, iteration.value) == (10, 20, 10, 20)
     assert drawn == [("s3gan", 20)]

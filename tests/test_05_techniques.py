@@ -356,6 +356,6 @@ def test_variant_browser_renders_its_default_view():
 
     samples = {"baseline": torch.zeros(4, 3, 32, 32), "vbn": torch.ones(4, 3, 32, 32)}
     w = grid_browser(samples, {"vbn": 3.0}, default=0)
-    assert w.widget.children[0].value == "baseline"
+    assert w.children[0].children[0].value == "baseline"  # the key slider, first in its row
     assert plt.gca().get_title() == "baseline"
     plt.close("all")

@@ -68,6 +68,30 @@ def test_widget_cells_show_sliders_and_print_nothing_else(nb):
     assert "application/vnd.jupyter.widget-state+json" in book.metadata.get("widgets", {})
 
 
+def printed_text(book) -> list[tuple[str, str]]:
+    """(cell id, text) of every output a reader sees as plain text: printed streams, and results or displays
+    that have no richer form (an HTML table, a figure or a widget view is what JupyterLab shows instead)."""
+    rich = ("text/html", "image/png", "application/vnd.jupyter.widget-view+json", "text/markdown")
+    out = []
+    for c in book.cells:
+        for o in c.get("outputs", []) if c.cell_type == "code" else []:
+            if o["output_type"] == "stream":
+                out.append((c.get("id"), "".join(o["text"])))
+            elif "data" in o and not any(k in o["data"] for k in rich):
+                out.append((c.get("id"), "".join(o["data"].get("text/plain", ""))))
+    return out
+
+
+def test_no_raw_dict_list_or_repr_in_the_printed_outputs(nb):
+    """A learner reads sentences and tables, not ``{np.str_('duplicate'): 110}``, ``[0.44, 0.437]`` or a model's
+    ``Sequential(...)`` printout (the scan of tests/browser_check.py, over the committed outputs)."""
+    from browser_check import raw_reprs
+
+    path, book = nb
+    found = [(cid, raw_reprs(text), text.strip()[:100]) for cid, text in printed_text(book) if raw_reprs(text)]
+    assert not found, f"raw reprs in {path.name}: {found}"
+
+
 def test_results_contract_in_the_package_notebooks(nb):
     path, book = nb
     src = "\n".join(c.source for c in book.cells if c.cell_type == "code")

@@ -25,3 +25,20 @@ def test_module_commands_name_real_modules():
 
 def test_no_placeholder_is_left():
     assert not re.search(r"\b[A-Z]+_(TABLE|SECTION|SCORING)\b", README)
+
+
+def test_make_lab_trusts_the_notebooks_first_and_allows_root_only_as_root():
+    import os
+    import subprocess
+
+    plan = subprocess.run(["make", "-n", "lab", "VENV=/nonexistent-venv"], cwd=ROOT, capture_output=True, text=True,
+                          check=True).stdout.splitlines()
+    trust = [i for i, line in enumerate(plan) if " trust notebooks/" in line]
+    lab = [i for i, line in enumerate(plan) if " lab " in line and "notebooks/" in line]
+    assert trust and lab and trust[0] < lab[0], f"`make lab` runs `jupyter trust` before JupyterLab: {plan}"
+    assert ("--allow-root" in plan[lab[0]]) == (os.geteuid() == 0)
+
+
+def test_readme_says_how_to_trust_the_notebooks_and_restore_the_committed_outputs():
+    assert "jupyter trust notebooks/*.ipynb" in README and "--allow-root" in README
+    assert "git checkout notebooks/" in README

@@ -1,7 +1,8 @@
 """The built-in synthetic emote set of notebook 02, with ground truth for evaluation.
 
-The emote write-up (``../shared/seeds/000_5b781a01fd13fda5.txt``, section 5.5) trained a GAN on
-Twitch emotes: small cartoon faces. Its training set still held low-quality emotes ("overly
+The emote write-up (A. Gnolek, "ThisEmoteDoesNotExist: Training a GAN for Twitch Emotes", Twitch Blog, 2019,
+https://blog.twitch.tv/en/2019/07/24/thisemotedoesnotexist-training-a-gan-for-twitch-emotes/, section 5.5)
+trained a GAN on Twitch emotes: small cartoon faces. Its training set still held low-quality emotes ("overly
 simplified, heavily rotated, did not have a very clear face in the image, or had text in the
 image that EAST had missed") and emotes "duplicated dozens of times", uploaded "many days apart"
 so that their emote ids fell outside the 1000-id window of its de-duplication.

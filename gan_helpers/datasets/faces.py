@@ -1,9 +1,9 @@
 """The built-in synthetic face set of notebook 03, and the folder layout for real use.
 
-The document ("Creating a Dataset of Faces for my Autoencoder with Semi-supervised Learning",
-2019, ``../shared/seeds/001_*.txt``) sorts the ETHZ IMDB-WIKI faces into *good* (one roughly
-centred face looking toward the camera) and *bad*. Its bad kinds are drawn here, each with
-ground truth that is used only for evaluation:
+The document (E. A. Scuccimarra, "Creating a Dataset of Faces for my Autoencoder with Semi-supervised
+Learning", blog post, 2019, http://ericscuccimarra.com/blog/autoencoder-face-dataset) sorts the ETHZ
+IMDB-WIKI faces into *good* (one roughly centred face looking toward the camera) and *bad*. Its bad kinds
+are drawn here, each with ground truth that is used only for evaluation:
 
 * ``multi``: several faces or parts of faces (a second face beside the first, or a face cut by
   the image border);

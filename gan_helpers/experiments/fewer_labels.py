@@ -1,10 +1,11 @@
 r"""Notebook 04, steps 4-5: the class-conditional GAN variants with few labels, over seeds, and the claims.
 
 Lučić, Ritter et al., "High-Fidelity Image Generation With Fewer Labels" (ICML 2019,
-arXiv:1903.02271; the Google blog post ``../shared/seeds/002_*.txt``; google/compare_gan
-``gans/s3gan.py``). Every variant is the same pair of networks (:class:`~gan_helpers.models.SharedEmbedGenerator`,
-BigGAN's shared class embedding and hierarchical z into a conditional batch norm at every layer;
-:class:`~gan_helpers.models.ProjectionDiscriminator`,
+https://arxiv.org/abs/1903.02271; the Google AI Blog post
+https://ai.googleblog.com/2019/03/reducing-need-for-labeled-data-in.html; google/compare_gan
+https://github.com/google/compare_gan/blob/master/compare_gan/gans/s3gan.py). Every variant is the same pair of
+networks (:class:`~gan_helpers.models.SharedEmbedGenerator`, BigGAN's shared class embedding and hierarchical z
+into a conditional batch norm at every layer; :class:`~gan_helpers.models.ProjectionDiscriminator`,
 spectral norm, :math:`D(x, y) = \psi(\phi(x)) + \langle e_y, \phi(x)\rangle`) trained in the one GAN
 loop under :class:`~gan_helpers.objectives.S3GANLoss`; what differs is the labels it sees and its heads:
 

@@ -1,8 +1,9 @@
 r"""Notebook 02: the trained discriminator as a data filter, over seeds, and a filter during training.
 
-The emote write-up (``../shared/seeds/000_5b781a01fd13fda5.txt``, section 5.5) scored every training
-emote with its trained discriminator (:mod:`gan_helpers.scores`), removed the low tail (outliers) and,
-from the high tail, duplicates its windowed de-duplication had missed (:mod:`gan_helpers.dedup`), then
+The emote write-up (A. Gnolek, "ThisEmoteDoesNotExist: Training a GAN for Twitch Emotes", Twitch Blog, 2019,
+https://blog.twitch.tv/en/2019/07/24/thisemotedoesnotexist-training-a-gan-for-twitch-emotes/, section 5.5)
+scored every training emote with its trained discriminator (:mod:`gan_helpers.scores`), removed the low tail
+(outliers) and, from the high tail, duplicates its windowed de-duplication had missed (:mod:`gan_helpers.dedup`), then
 retrained. Its last paragraph wonders whether the discriminator could adjust the composition of the data
 *during* training: the ``weighted`` arm does that (:func:`sampling_weights`).
 

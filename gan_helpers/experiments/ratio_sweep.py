@@ -1,7 +1,8 @@
 r"""Notebook 01: the generator:discriminator step-ratio sweep, over seeds.
 
-Weaver, "Robot vs. Robot: Evening the Field in Deep Convolutional GANs for Small Datasets"
-(``../shared/seeds/003_*.txt``) adds ``g_advantage`` to DCGAN-tensorflow: G updates per D update.
+M. J. Weaver, "Robot vs. Robot: Evening the Field in Deep Convolutional GANs for Small Datasets" (Seattle
+University, undated; no public copy found) adds ``g_advantage`` to DCGAN-tensorflow
+(https://github.com/morganjweaver/DCGAN-tensorflow): G updates per D update.
 On 192 mouse faces it compares 2:1 (the library's default), 4:1 and 50:1 after 100 and 400
 iterations (Figures 2-7) and plots the log of the G:D loss ratio (Figure 1).
 

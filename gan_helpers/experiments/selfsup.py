@@ -1,7 +1,8 @@
 r"""Notebook 04, steps 1-3: rotation self-supervision, a linear probe on its features, inferred labels.
 
 Lučić, Ritter et al., "High-Fidelity Image Generation With Fewer Labels" (ICML 2019,
-arXiv:1903.02271; the Google blog post ``../shared/seeds/002_*.txt``), the first half of S2GAN:
+https://arxiv.org/abs/1903.02271; the Google AI Blog post
+https://ai.googleblog.com/2019/03/reducing-need-for-labeled-data-in.html), the first half of S2GAN:
 
 1. **Self-supervision** (Gidaris et al. 2018): every unlabelled image :math:`x` is turned by
    :math:`r \in \{0°, 90°, 180°, 270°\}` and a network :math:`f` learns to predict :math:`r`:

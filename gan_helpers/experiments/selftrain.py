@@ -1,8 +1,8 @@
 r"""Notebook 03: self-training a GAN discriminator into a good/bad face classifier, over seeds.
 
-"Creating a Dataset of Faces for my Autoencoder with Semi-supervised Learning" (2019 blog,
-``../shared/seeds/001_*.txt``): the discriminator of a face GAN, its head replaced, fine-tuned on a
-labelled seed set, then rounds of moving the confident pool images (p < 0.03 to bad, p > 0.99 to
+E. A. Scuccimarra, "Creating a Dataset of Faces for my Autoencoder with Semi-supervised Learning" (blog post, 2019,
+http://ericscuccimarra.com/blog/autoencoder-face-dataset): the discriminator of a face GAN, its head replaced,
+fine-tuned on a labelled seed set, then rounds of moving the confident pool images (p < 0.03 to bad, p > 0.99 to
 good) into the training set (:class:`gan_helpers.selftrain.SelfTraining`).
 
 Per seed, :func:`gan_start` trains the face GAN (unless a discriminator checkpoint is given) and runs

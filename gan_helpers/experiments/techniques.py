@@ -1,5 +1,6 @@
 r"""Notebook 05: the techniques of Salimans et al. 2016, "Improved Techniques for Training GANs"
-(arXiv:1606.03498; notes in ``../shared/seeds/004_*.txt``), as an ablation over seeds.
+(https://arxiv.org/abs/1606.03498; the notes this notebook follows:
+https://rajatsharma2204.github.io/AML_Tutorial_GANs/improvedtraining/), as an ablation over seeds.
 
 Each technique is a small part of the one loop's objective or of the models:
 
