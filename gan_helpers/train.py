@@ -37,7 +37,9 @@ G loss, their parts, ``D(x)``, ``D(G(z))``, ...) plus cumulative wall-clock; ``s
 G(fixed z) at ``sample_at`` iterations (for a conditional G, one row per class); ``evals`` the
 results of an evaluation hook. ``log_paper_losses`` also evaluates both losses after each
 iteration's updates on the same batch and ``z``, the way DCGAN-tensorflow prints them (the
-document's Figure 1 is the log of their ratio).
+document's Figure 1 is the log of their ratio), inside :meth:`GANTrainer.observing`: logging them
+leaves batch-norm statistics, spectral norm's vectors and every random stream as they were, so a run
+that logs them equals one that does not, bit for bit.
 
 Everything the run depends on (weights, both Adam states, the objective's state, the data order,
 the RNG states and the counters) is in :meth:`GANTrainer.state_dict`, so an interrupted and
@@ -47,6 +49,7 @@ up to cuDNN's nondeterminism). Checkpoints hold only tensors and plain values an
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import math
@@ -266,6 +269,27 @@ class GANTrainer:
         for e, b in zip(self.G_ema.buffers(), self.G.buffers()):
             e.copy_(b)
 
+    @contextlib.contextmanager
+    def observing(self):
+        """Within the block, anything may run G and D (a logged loss, a metric): afterwards every buffer of both
+        (batch-norm running statistics, spectral norm's power-iteration vectors), DiffAugment's random stream and
+        torch's global random state are as they were, so an observed run equals an unobserved one bit for bit."""
+        buffers = {name: [b.detach().clone() for b in net.buffers()] for name, net in (("G", self.G), ("D", self.D))}
+        rng, aug, glob = self.rng.get_state(), self.aug_rng.get_state(), torch.get_rng_state()
+        cuda = torch.cuda.get_rng_state_all() if self.device.type == "cuda" else None
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                for name, net in (("G", self.G), ("D", self.D)):
+                    for b, saved in zip(net.buffers(), buffers[name]):
+                        b.copy_(saved)
+            self.rng.set_state(rng)
+            self.aug_rng.set_state(aug)
+            torch.set_rng_state(glob)
+            if cuda is not None:
+                torch.cuda.set_rng_state_all(cuda)
+
     def train_iteration(self) -> dict[str, float]:
         cfg, obj = self.config, self.objective
         it = self.iteration + 1
@@ -308,8 +332,9 @@ class GANTrainer:
         row = {k: torch.stack([torch.as_tensor(o[k]).detach().float() for o in logs]).mean()
                for logs in (d_logs, g_logs) for k in logs[0]}
         if cfg.log_paper_losses:
-            # the losses as DCGAN-tensorflow prints them: same batch and z, after this iteration's updates
-            with torch.no_grad(), self._autocast():
+            # the losses as DCGAN-tensorflow prints them: same batch and z, after this iteration's updates;
+            # measured without side effects, so that a run that logs them is the run that does not
+            with self.observing(), torch.no_grad(), self._autocast():
                 paper = batch.with_fake(self.G(z, y_fake), y_fake)
                 row["d_loss_paper"] = obj.d_step(paper, self._disc)["d_loss"]
                 row["g_loss_paper"] = obj.g_step(paper, self._disc)["g_loss"]
