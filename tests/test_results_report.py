@@ -39,7 +39,7 @@ def test_write_results_and_report(tmp_path):
     with pytest.raises(ValueError, match="malformed claim"):
         write_results(tmp_path / "bad", {}, 0, [{"claim": "x"}])
     report = build_report(tmp_path).read_text()
-    assert "| 01_x | G wins | Doc, Fig. 1 | **holds** |  | fid = 12.35 |" in report
+    assert "| 01_x | G wins | Doc, Fig. 1 |  | **holds** |  | fid = 12.35 |" in report
     assert "holds: 1" in report
 
 
@@ -96,7 +96,7 @@ def test_normalize_keeps_the_tracked_notebook_when_a_run_fails(tmp_path, monkeyp
 def test_failed_notebooks_get_a_row(tmp_path):
     write_results(tmp_path / "01_x", {}, 1.0, [claim("G wins", "doc", "holds", {"a": 1})])
     text = build_report(tmp_path, failed={"02_y": "cell [4]: ValueError: bad | input"}).read_text()
-    assert "| 02_y | (the notebook failed; no claims) | | **failed** | | cell [4]: ValueError: bad \\| input |" in text
+    assert "| 02_y | (the notebook failed; no claims) | | | **failed** | | cell [4]: ValueError: bad \\| input |" in text
     assert "failed notebooks: 1" in text
 
 
@@ -141,3 +141,23 @@ def test_the_report_has_one_runtime_figure(tmp_path):
     text = build_report(tmp_path, runtimes={"01_x": 15.6}).read_text()
     assert "| 01_x | 16 |" in text and "| 01_x | 12 |" not in text
     assert "wall-clock (s): the seconds the runner measured" in text
+
+
+def test_the_readme_table_is_generated_from_the_engines_claims(tmp_path):
+    from gan_helpers import claims as C
+    from gan_helpers.tools.report import README_END, README_START, main
+
+    claim = C.Claim("k", "A beats B", "doc", settings={"one": C.Compare("fid", "A", "B"), "two": C.Compare("fid", "A", "C")})
+    rec = {"A": {"fid": 1.0, "fid_noise": 0.1, "learned": True}, "B": {"fid": 5.0, "fid_noise": 0.1, "learned": True},
+           "C": {"fid": 1.0, "fid_noise": 0.1, "learned": True}}
+    judged = C.judge([claim], {0: rec, 1: rec})
+    write_results(tmp_path / "outputs" / "01_x", {}, 12.0, judged)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{README_START}\nold table\n{README_END}\noutro\n")
+    assert main(["--outputs", str(tmp_path / "outputs"), "--results", str(tmp_path / "results"), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("outro\n") and "old table" not in text
+    assert "| 01 | A beats B | **partly** | one: holds (0: supports, 1: supports); two: inconclusive (0: tie, 1: tie) |" in text
+    assert "[noise_factor = 2]" in text and (tmp_path / "results" / "01.json").is_file()
+    main(["--results", str(tmp_path / "results"), "--readme", str(readme)])  # again from the committed snapshot
+    assert readme.read_text() == text
