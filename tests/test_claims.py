@@ -129,3 +129,23 @@ def test_settings_claim_and_smoke_flag():
     assert out["evidence"]["per_setting"] == {"B": "holds", "C": "does not hold"} and out["verdict"] == "partly"
     assert out["evidence"]["scale"] == "smoke"
     assert len(C.claims_table([claim], [out])) == 3
+
+
+def test_no_threshold_literal_in_any_claims_function():
+    """Every number a verdict uses is a declared Threshold: the claims functions of every experiment (the rules
+    and the declarations) hold no float literal but the outcomes themselves (1, 0.5, 0, -1)."""
+    import ast
+    import importlib
+    import inspect
+
+    outcomes = {1.0, 0.5, 0.0, -1.0}
+    for name in ("ratio_sweep", "filtering", "selftrain", "fewer_labels"):
+        mod = importlib.import_module(f"gan_helpers.experiments.{name}")
+        fns = [f for n, f in inspect.getmembers(mod, inspect.isfunction) if f.__module__ == mod.__name__
+               and (n.endswith("_rule") or n in ("declare_claims", "records") or n.startswith("_is_"))]
+        assert fns, name
+        for fn in fns:
+            tree = ast.parse(inspect.getsource(fn).lstrip())
+            nums = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, float)
+                    and abs(n.value) > 1e-6}  # guards against log(0) or division by zero are not thresholds
+            assert nums <= outcomes, (name, fn.__name__, nums - outcomes)
