@@ -42,3 +42,16 @@ def test_inception_offline_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(tvm.Inception_V3_Weights.IMAGENET1K_V1, "get_state_dict", refuse)
     with pytest.raises(DownloadUnavailableError, match="local file"):
         load_inception("imagenet")
+
+
+def test_the_pixel_classifier_reads_shapes_and_has_a_stable_cache_key():
+    from gan_helpers.cache import digest
+    from gan_helpers.datasets import make_shapes
+    from gan_helpers.features import PixelClassifier
+
+    train, test = make_shapes(300, 32, seed=1), make_shapes(200, 32, seed=2)
+    reader = PixelClassifier(foreground=True).fit(train.images, train.labels)
+    assert (reader.predict(test.images) == test.labels.numpy()).mean() > 0.8  # a second reader of real shapes
+    again = PixelClassifier(foreground=True).fit(train.images, train.labels)
+    other = PixelClassifier(foreground=True).fit(train.images, train.labels.flip(0))
+    assert digest(reader) == digest(again) != digest(other)  # the result cache keys on the fitted SVM
