@@ -174,6 +174,14 @@ class PixelClassifier:
                 out[i] = F.interpolate(crop, size=(self.size, self.size), mode="bilinear", align_corners=False).flatten()
         return out.numpy()
 
+    def cache_key(self) -> dict:
+        """What the reader's predictions depend on (:mod:`gan_helpers.cache`): its settings and the fitted SVM."""
+        if self.svm is None:
+            return {"settings": (self.foreground, self.size, self.C), "fitted": False}
+        return {"settings": (self.foreground, self.size, self.C), "support_vectors": self.svm.support_vectors_,
+                "dual_coef": self.svm.dual_coef_, "intercept": self.svm.intercept_, "classes": self.svm.classes_,
+                "gamma": float(self.svm._gamma)}
+
     def fit(self, images: torch.Tensor, labels: torch.Tensor) -> "PixelClassifier":
         from sklearn.svm import SVC
 
