@@ -256,3 +256,18 @@ def untrained_samples(G, n: int, seed: int = 0) -> torch.Tensor:
     out = torch.cat([G(z[i:i + 256], None if y is None else y[i:i + 256]).float() for i in range(0, n, 256)])
     G.load_state_dict(running, strict=False)
     return out
+
+
+def reader_coverage(reader, images: torch.Tensor, evaluator: Evaluator, n_boot: int = 10, seed: int = 0,
+                    name: str = "svm") -> dict:
+    """The class histogram of ``images`` as a second classifier reads it (``reader.predict``): classes covered,
+    KL to the real histogram and its bootstrap noise, under keys ``<metric>_<name>``, beside the evaluator's own
+    (CNN) reading."""
+    pred = np.asarray(reader.predict(images))
+    real = evaluator.reference_labels.numpy()
+    cov = class_coverage(pred, real, evaluator.n_classes, evaluator.min_share)
+    rng = np.random.default_rng(seed)
+    boot = [class_coverage(pred[rng.integers(0, len(pred), len(pred))], real, evaluator.n_classes)["kl_to_real"]
+            for _ in range(n_boot)]
+    return {f"classes_covered_{name}": cov["classes_covered"], f"kl_to_real_{name}": cov["kl_to_real"],
+            f"kl_noise_{name}": float(np.std(boot))}

@@ -90,32 +90,49 @@ def rotation_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 class HistoricalAverage:
     r"""The running mean :math:`\bar\theta_t = \frac1t\sum_{i=1}^t \theta[i]` of a module's parameters
-    and the penalty :math:`\|\theta - \bar\theta\|^2` (summed over all parameters).
+    and the penalty :math:`\frac1P\|\theta - \bar\theta\|^2`: the squared distance **per parameter** (P of
+    them), so that a weight :math:`\lambda` means the same in a network of any size (the sum over a few hundred
+    thousand parameters outweighed a feature-matching loss that is a mean over its features by about P).
 
-    Call :meth:`penalty` in the loss and :meth:`update` after each optimizer step; the mean starts
-    at the initial parameters. :meth:`state_dict` holds the means and the count (checkpoints).
+    The mean starts at the parameters as they are when :meth:`penalty` or :meth:`update` is first called, not
+    when the objective is built: a layer with a data-dependent initialisation (minibatch discrimination's) sets
+    its parameters on the first forward pass, and a mean taken before that put a penalty of thousands on the
+    very first step. Call :meth:`penalty` in the loss and :meth:`update` after each optimizer step;
+    :meth:`state_dict` holds the means and the count (checkpoints).
     """
 
     def __init__(self, module: nn.Module):
         self.params = [p for p in module.parameters() if p.requires_grad]
-        self.mean = [p.detach().clone() for p in self.params]
-        self.count = 1
+        self.n = sum(p.numel() for p in self.params)
+        self.mean: list[torch.Tensor] | None = None
+        self.count = 0
+
+    def _start(self) -> None:
+        if self.mean is None:
+            self.mean = [p.detach().clone() for p in self.params]
+            self.count = 1
 
     def penalty(self) -> torch.Tensor:
-        return sum(((p - m) ** 2).sum() for p, m in zip(self.params, self.mean))
+        self._start()
+        return sum(((p - m) ** 2).sum() for p, m in zip(self.params, self.mean)) / self.n
 
     @torch.no_grad()
     def update(self) -> None:
+        if self.mean is None:  # the first step's parameters start the mean
+            self._start()
+            return
         self.count += 1
         for p, m in zip(self.params, self.mean):
             m.add_((p.detach() - m) / self.count)
 
     def state_dict(self) -> dict:
-        return {"mean": [m.clone() for m in self.mean], "count": self.count}
+        return {"mean": None if self.mean is None else [m.clone() for m in self.mean], "count": self.count}
 
     def load_state_dict(self, state: dict) -> None:
-        if len(state["mean"]) != len(self.mean):
-            raise ValueError(f"historical average of {len(state['mean'])} tensors, model has {len(self.mean)}")
-        for m, s in zip(self.mean, state["mean"]):
-            m.copy_(s)
+        if state["mean"] is None:
+            self.mean, self.count = None, 0
+            return
+        if len(state["mean"]) != len(self.params):
+            raise ValueError(f"historical average of {len(state['mean'])} tensors, model has {len(self.params)}")
+        self.mean = [s.clone().to(p.device) for s, p in zip(state["mean"], self.params)]
         self.count = int(state["count"])

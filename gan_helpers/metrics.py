@@ -226,3 +226,10 @@ def inception_score_images(images: torch.Tensor, classifier: torch.nn.Module, sp
     this is the paper's score (up to the differences its docstring lists); with a domain
     classifier it is the same formula in that classifier's label space."""
     return inception_score(classifier_probs(classifier, images, batch_size, head), splits)
+
+
+def spearman(a, b) -> float:
+    """Spearman's rank correlation of two sequences (scipy.stats.spearmanr); NaN for fewer than 3 pairs."""
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic) if len(a) > 2 else float("nan")

@@ -78,7 +78,7 @@ def weights_init(module: nn.Module) -> None:
 @dataclass
 class DOutput:
     logits: torch.Tensor                        # (B,) real/fake logit
-    features: torch.Tensor                      # (B, F) the features the heads read
+    features: torch.Tensor                      # (B, F) the features the real/fake head reads (its input)
     rotation_logits: torch.Tensor | None = None  # (B, 4)
     class_logits: torch.Tensor | None = None     # (B, K)
 
@@ -182,13 +182,15 @@ class Discriminator(nn.Module):
         self.apply(weights_init)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The last convolutional feature map, flattened: (B, feature_dim). Feature matching matches its mean."""
+        """The last convolutional feature map, flattened: (B, feature_dim)."""
         return self.body(x).flatten(1)
 
     def forward_all(self, x: torch.Tensor, y: torch.Tensor | None = None) -> DOutput:
+        """Logits and the head's input ``[f(x), o(x)]`` (``f(x)`` alone without minibatch discrimination):
+        the features D decides with, which feature matching matches."""
         f = self.features(x)
         h = self.mbd(f) if self.mbd is not None else f  # (B, feature_dim [+ kernels])
-        return DOutput(self.head(h).flatten(), f)
+        return DOutput(self.head(h).flatten(), h)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         return self.forward_all(x, y).logits  # (B,)
@@ -323,3 +325,94 @@ class ProjectionDiscriminator(nn.Module):
 
 def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
+
+
+# ---------------------------------------------------------------------------------------------
+# Semi-supervised (notebook 05; Salimans et al. 2016, section 5)
+# ---------------------------------------------------------------------------------------------
+
+class GaussianNoise(nn.Module):
+    """Additive Gaussian noise of standard deviation ``sigma`` in training mode only (lasagne's GaussianNoiseLayer)."""
+
+    def __init__(self, sigma: float):
+        super().__init__()
+        self.sigma = sigma
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.sigma * torch.randn_like(x) if self.training and self.sigma else x
+
+
+def _grey01(x: torch.Tensor, size: int) -> torch.Tensor:
+    """(B, 3, S, S) in [-1, 1] -> (B, size*size) grey levels in [0, 1] (area-averaged to ``size``), the reference's
+    MNIST input."""
+    g = (x.float().mean(1, keepdim=True) + 1) / 2
+    if g.shape[-1] != size:
+        g = F.adaptive_avg_pool2d(g, size)
+    return g.flatten(1)
+
+
+@registered
+class SemiSupervisedDiscriminator(nn.Module):
+    r"""openai/improved-gan's MNIST discriminator (``train_mnist_feature_matching.py``) on grey images: Gaussian
+    input noise (0.3), dense layers of 1000, 500, 250, 250, 250 units (ReLU, weight-normalised, noise 0.5 after
+    each) and K class logits :math:`l_1..l_K`. With the fake class's logit fixed at 0 (section 5), the real/fake
+    logit is :math:`\log \sum_k e^{l_k}`: ``D(x) = Z(x) / (Z(x) + 1)``. ``features`` is the last hidden layer's
+    output (the reference's ``layers[-3]``), which feature matching matches. ``input_size``: the side the image
+    is read at (area-averaged; scikit-learn's digits are 8x8 at heart). Deviation: PyTorch's weight norm without
+    the reference's data-dependent initialisation."""
+
+    n_classes = 0  # the projection term is not used; the K logits are the class head
+
+    def __init__(self, n_classes: int = 10, image_size: int = 32, widths: tuple[int, ...] = (1000, 500, 250, 250, 250),
+                 input_size: int = 0):
+        super().__init__()
+        from torch.nn.utils.parametrizations import weight_norm
+
+        self.image_size, self.k = check_size(image_size), n_classes
+        self.input_size = input_size or image_size
+        layers: list[nn.Module] = [GaussianNoise(0.3)]
+        d = self.input_size ** 2
+        for w in widths:
+            layers += [weight_norm(nn.Linear(d, w)), nn.ReLU(), GaussianNoise(0.5)]
+            d = w
+        self.body = nn.Sequential(*layers[:-1])  # (B, widths[-1]): the features, before the last noise layer
+        self.noise = layers[-1]
+        self.head = weight_norm(nn.Linear(d, n_classes))  # (B, K)
+        self.feature_dim = d
+
+    def forward_all(self, x: torch.Tensor, y: torch.Tensor | None = None) -> DOutput:
+        h = self.body(_grey01(x, self.input_size))
+        logits = self.head(self.noise(h))  # (B, K)
+        return DOutput(torch.logsumexp(logits.float(), 1), h, class_logits=logits)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.forward_all(x, y).logits
+
+    def classify(self, x: torch.Tensor) -> torch.Tensor:
+        """The K class logits (B, K)."""
+        return self.forward_all(x).class_logits
+
+
+@registered
+class SemiSupervisedGenerator(nn.Module):
+    """openai/improved-gan's MNIST generator: z (B, nz) -> dense 500 -> dense 500 (softplus, batch norm) ->
+    ``output_size`` x ``output_size`` grey levels (sigmoid, weight-normalised), upsampled bilinearly to ``image_size`` (as
+    the built-in digits are) and returned as (B, 3, S, S) in [-1, 1], so the evaluator reads it like any sample."""
+
+    n_classes = 0
+
+    def __init__(self, nz: int = 100, image_size: int = 32, width: int = 500, output_size: int = 0):
+        super().__init__()
+        from torch.nn.utils.parametrizations import weight_norm
+
+        self.nz, self.image_size = nz, check_size(image_size)
+        self.output_size = output_size or image_size
+        self.main = nn.Sequential(nn.Linear(nz, width), nn.Softplus(), nn.BatchNorm1d(width),
+                                  nn.Linear(width, width), nn.Softplus(), nn.BatchNorm1d(width),
+                                  weight_norm(nn.Linear(width, self.output_size ** 2)), nn.Sigmoid())
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        g = self.main(z.flatten(1)).view(-1, 1, self.output_size, self.output_size)
+        if self.output_size != self.image_size:
+            g = F.interpolate(g, size=(self.image_size, self.image_size), mode="bilinear", align_corners=False)
+        return (g * 2 - 1).expand(-1, 3, -1, -1).contiguous()

@@ -169,11 +169,14 @@ class DCGANLoss(Objective):
 class ImprovedGANLoss(DCGANLoss):
     r"""DCGANLoss plus two of Salimans et al.'s techniques (arXiv:1606.03498):
 
-    * ``feature_matching`` (3.1): G minimises :math:`\|\mathbb E f(x) - \mathbb E f(G(z))\|^2` on
-      D's last feature layer instead of :math:`-\log D(G(z))`; the non-saturating loss is still
-      logged as ``g_nonsat`` so that every variant can be compared;
+    * ``feature_matching`` (3.1): G minimises :math:`\|\mathbb E f(x) - \mathbb E f(G(z))\|^2` (a mean over the
+      features) instead of :math:`-\log D(G(z))`, on the features D decides with: the input of its output layer,
+      as openai/improved-gan matches ``disc_layers[-2]`` (CIFAR) and the last hidden layer (MNIST). With minibatch
+      discrimination that input is :math:`[f(x), o(x)]`, so G is also pulled towards the real batch's
+      minibatch statistics. The non-saturating loss is still logged as ``g_nonsat``;
     * ``historical_weight`` :math:`\lambda` (3.3): each player's loss gets
-      :math:`\lambda \|\theta - \bar\theta\|^2`, the distance to the mean of its past parameters.
+      :math:`\lambda \frac1P\|\theta - \bar\theta\|^2`, the squared distance per parameter to the mean of its
+      past parameters (:class:`~gan_helpers.losses.HistoricalAverage`).
 
     One-sided label smoothing (3.4) is ``real_label`` of the base class.
     """
@@ -340,3 +343,77 @@ def hidden_label_accuracy(eval_labels: torch.Tensor):
         return {"head_acc_hidden": (out["_class_pred"][hidden] == truth[hidden]).float().mean()}
 
     return observe
+
+
+@_register
+@dataclass
+class SemiSupervisedLoss(Objective):
+    r"""The semi-supervised GAN of Salimans et al. 2016, section 5, as openai/improved-gan trains it on MNIST
+    (``train_mnist_feature_matching.py``): D is a K-class classifier whose fake class has its logit fixed at 0
+    (:class:`~gan_helpers.models.SemiSupervisedDiscriminator`), trained on a labelled batch, an unlabelled batch
+    and a fake batch; G matches the mean of D's last hidden layer on real images (feature matching).
+
+    .. math::
+        L_D = \underbrace{-\mathbb E_{x,y}\log p(y \mid x)}_{\text{labelled}}
+              + w\Big(-\tfrac12\mathbb E_x \mathrm{lse}(l(x)) + \tfrac12\mathbb E_x \mathrm{softplus}(\mathrm{lse}(l(x)))
+              + \tfrac12\mathbb E_z \mathrm{softplus}(\mathrm{lse}(l(G(z))))\Big),\qquad
+        L_G = \tfrac1A\|\mathbb E f(x) - \mathbb E f(G(z))\|^2
+
+    (``loss_lab`` and ``loss_unl`` of the reference; ``w`` = ``unlabeled_weight``). The labelled images are the
+    objective's own (:meth:`set_labelled`): each D step draws ``labelled_batch`` of them (0: the batch size) with
+    its own random generator, as the reference cycles its 100 labelled images through every batch.
+    """
+
+    name: ClassVar[str] = "semi_supervised"
+    unlabeled_weight: float = 1.0
+    labelled_batch: int = 0
+    seed: int = 0
+    _x: torch.Tensor | None = field(default=None, init=False, repr=False, compare=False)
+    _y: torch.Tensor | None = field(default=None, init=False, repr=False, compare=False)
+    _gen: torch.Generator | None = field(default=None, init=False, repr=False, compare=False)
+    _bs: int = field(default=0, init=False, repr=False, compare=False)
+
+    def hparams(self) -> dict:
+        return {k: v for k, v in dataclasses.asdict(self).items() if not k.startswith("_")}
+
+    @property
+    def needs_real_in_g_step(self) -> bool:
+        return True
+
+    def set_labelled(self, images: torch.Tensor, labels: torch.Tensor) -> "SemiSupervisedLoss":
+        if len(images) != len(labels) or len(images) < 1:
+            raise ValueError(f"need one label per labelled image, got {len(images)} images and {len(labels)} labels")
+        self._x, self._y = images, torch.as_tensor(labels).long()
+        self._gen = torch.Generator().manual_seed(self.seed)
+        return self
+
+    def bind(self, G, D, batch_size: int) -> None:
+        if getattr(D, "k", 0) < 2:
+            raise ValueError("SemiSupervisedLoss needs a discriminator with K >= 2 class logits "
+                             "(gan_helpers.models.SemiSupervisedDiscriminator)")
+        self._bs = self.labelled_batch or batch_size
+
+    def d_step(self, batch, disc):
+        if self._x is None:  # a checkpoint brings them (load_state_dict); a new objective needs set_labelled
+            raise ValueError("SemiSupervisedLoss needs its labelled images: call set_labelled(images, labels) first")
+        idx = torch.randint(0, len(self._x), (self._bs,), generator=self._gen)
+        x_lab, y_lab = self._x[idx].to(batch.real.device), self._y[idx].to(batch.real.device)
+        lab = disc(x_lab, full=True).class_logits.float()
+        l_unl, l_gen = disc(batch.real), disc(batch.fake)
+        loss_lab = F.cross_entropy(lab, y_lab)
+        loss_unl = -0.5 * l_unl.mean() + 0.5 * F.softplus(l_unl).mean() + 0.5 * F.softplus(l_gen).mean()
+        return {"d_loss": loss_lab + self.unlabeled_weight * loss_unl, "loss_lab": loss_lab.detach(),
+                "loss_unl": loss_unl.detach(), "train_error": (lab.argmax(1) != y_lab).float().mean(),
+                "d_x": torch.sigmoid(l_unl.detach()).mean(), "d_g_z": torch.sigmoid(l_gen.detach()).mean()}
+
+    def g_step(self, batch, disc):
+        real_f, fake_f = disc(batch.real, full=True).features, disc(batch.fake, full=True).features
+        loss = feature_matching_loss(real_f, fake_f)
+        return {"g_loss": loss, "fm_loss": loss.detach()}
+
+    def state_dict(self) -> dict:
+        return {"x": self._x, "y": self._y, "gen": self._gen.get_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.set_labelled(state["x"], state["y"])
+        self._gen.set_state(state["gen"])

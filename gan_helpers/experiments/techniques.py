@@ -29,12 +29,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..evaluate import Evaluator, all_seeds_verdict, better_verdict, compare_over_seeds, extract_features, spread
+from ..claims import Claim, Compare, Control, Paired, Rule, Threshold, declare
+from ..evaluate import Evaluator, extract_features, reader_coverage
 from ..images import ImageSet
 from ..metrics import class_coverage, frechet_distance, inception_score
 from ..models import Discriminator, Generator, MinibatchDiscriminator, VBNGenerator
 from ..objectives import ImprovedGANLoss
-from ..results import claim
 from ..runtime import run_tasks
 from ..train import GANTrainer, TrainConfig
 
@@ -106,7 +106,11 @@ def _eval_every_rule(v, p) -> str | None:
 def build_variant(variant: str, setup: Setup, seed: int):
     """(G, D, objective) of a variant. Under one seed every variant starts from the baseline's weights: VBN's
     G copies the baseline G's convolutions (VBN has no running statistics); the minibatch D copies the
-    baseline D's body and its head's weights on f(x); only the minibatch columns (and T) are its own."""
+    baseline D's body and its head's weights on f(x), and its head's weights on the minibatch features o(x) start at
+    zero, so that D's first outputs are the baseline's (paired starts). openai/improved-gan initialises its
+    weight-normed output layer from data instead, which here put the first fake logit at +6 on one seed (D(G(z)) =
+    1.00) and 0 on another; the minibatch layer's own data-dependent init (on the first real batch) is the
+    reference's."""
     on = techniques_of(variant, setup.all_techniques)
     torch.manual_seed(seed)
     G = Generator(setup.nz, setup.ngf, 3, setup.image_size)
@@ -127,6 +131,9 @@ def build_variant(variant: str, setup: Setup, seed: int):
             w = mbd.head.weight if setup.d_norm != "spectral" else mbd.head.weight_orig
             w0 = D.head.weight if setup.d_norm != "spectral" else D.head.weight_orig
             w[:, :D.feature_dim] = w0
+            w[:, D.feature_dim:] = 0.0  # o(x) enters D's decision only as training gives it weight
+            if setup.d_norm == "spectral":
+                mbd.head.weight_u.copy_(D.head.weight_u)
         D = mbd
     objective = ImprovedGANLoss(feature_matching="feature_matching" in on, joint_batch=setup.joint_batch,
                                 historical_weight=setup.historical_weight if "historical_avg" in on else 0.0,
@@ -146,48 +153,74 @@ def quick_eval(evaluator: Evaluator, images: torch.Tensor) -> dict:
     return out
 
 
-def historical_share(t: GANTrainer, weight: float) -> dict[str, float]:
-    """||gradient of lambda * penalty|| / ||gradient of the player's whole loss||, from the last step's .grad
-    (the penalty's gradient is 2 lambda (theta - mean), against the mean after the step)."""
+def historical_ratio(t: GANTrainer, weight: float) -> dict[str, float]:
+    """The gradient balance of historical averaging, a **ratio of norms** (not a share): for each player,
+    ||gradient of lambda * penalty|| / ||gradient of the rest of its loss||, from the last step's ``.grad`` (the
+    penalty's gradient is 2 lambda (theta - mean) / P, taken against the mean after the step). 1 means the
+    penalty pulls as hard as the game."""
     out = {}
     for player, net in (("D", t.D), ("G", t.G)):
         params = [p for p in net.parameters() if p.requires_grad]
-        mean = t.objective.state_dict()[player]["mean"]
-        pen = torch.sqrt(sum(((2 * weight * (p.detach() - m)) ** 2).sum() for p, m in zip(params, mean)))
-        tot = torch.sqrt(sum((p.grad.float() ** 2).sum() for p in params if p.grad is not None))
-        out[player] = float(pen / tot.clamp_min(1e-12))
+        h = t.objective._hist[player]
+        if h.mean is None:
+            continue
+        pen = [2 * weight * (p.detach() - m) / h.n for p, m in zip(params, h.mean)]
+        rest = [(p.grad.float() - q) if p.grad is not None else -q for p, q in zip(params, pen)]
+        norm = lambda xs: torch.sqrt(sum((x.float() ** 2).sum() for x in xs))
+        out[player] = float(norm(pen) / norm(rest).clamp_min(1e-12))
     return out
 
 
-def train_variant(variant: str, seed: int, images: torch.Tensor, evaluator: Evaluator, setup: Setup) -> dict:
+def initial_fake_logit(G, D, seed: int, n: int = 64, nz: int = 100) -> float:
+    """D's mean logit on a batch of G's fakes before any training (both in training mode, as in the first step;
+    their running statistics are restored): the check that every variant of a seed starts where the baseline does."""
+    nets = (G, D)
+    saved = [{k: v.clone() for k, v in m.state_dict().items()} for m in nets]
+    with torch.no_grad():
+        z = torch.randn(n, G.nz, generator=torch.Generator().manual_seed(seed))
+        out = float(D(G(z)).float().mean())
+    for m, st in zip(nets, saved):
+        m.load_state_dict(st)
+    return out
+
+
+def train_variant(variant: str, seed: int, images: torch.Tensor, evaluator: Evaluator, setup: Setup,
+                  reader=None) -> dict:
     """Train one variant from ``seed``; track :func:`quick_eval` every ``eval_every`` iterations and score
-    ``n_final_samples`` fresh samples with every metric at the end. Returns plain data."""
+    ``n_final_samples`` fresh samples with every metric at the end (the class histogram read by the evaluator's CNN
+    and, with ``reader``, by a second classifier). Returns plain data."""
     G, D, objective = build_variant(variant, setup, seed)
+    initial_logit = initial_fake_logit(G, D, seed)
     grid_at = sorted({setup.iterations} | {i for i in range(setup.eval_every, setup.iterations + 1, setup.eval_every)})
     cfg = TrainConfig(batch_size=setup.batch_size, lr_g=setup.lr, lr_d=setup.lr, betas=(setup.beta1, 0.999),
                       seed=seed, amp=setup.amp, device=setup.device, sample_at=tuple(grid_at), n_fixed=64)
     t = GANTrainer(images, G, D, objective, cfg)
-    shares: list[dict] = []
-    hooks = {max(1, setup.eval_every // 2): lambda tr: shares.append(historical_share(tr, setup.historical_weight))} \
+    ratios: list[dict] = []
+    hooks = {max(1, setup.eval_every // 2): lambda tr: ratios.append(historical_ratio(tr, setup.historical_weight))} \
         if objective.historical_weight else None
     t.fit(setup.iterations, eval_every=setup.eval_every,
           eval_fn=lambda tr: quick_eval(evaluator, tr.sample(setup.n_eval_samples)), hooks=hooks)
     samples = t.sample(setup.n_final_samples, seed=100_000 + seed)  # the same z for every variant of a seed
     keep = [k for k in ("d_loss", "g_loss", "g_nonsat", "fm_loss", "d_x", "d_g_z", "hist_penalty_d", "hist_penalty_g")
             if k in t.history]
+    final = evaluator.full(samples)
+    if reader is not None:
+        final.update(reader_coverage(reader, samples, evaluator, seed=seed))
+    first = t.history["d_g_z"][0] if "d_g_z" in t.history else None
     return {"variant": variant, "seed": seed, "techniques": techniques_of(variant, setup.all_techniques),
-            "final": evaluator.full(samples), "evals": t.evals, "history": {k: t.history[k] for k in keep},
+            "final": final, "evals": t.evals, "history": {k: t.history[k] for k in keep},
             "grids": {i: g[:36] for i, g in t.samples.items()}, "samples": samples, "wall_s": t.wall_s,
-            "historical_share": {p: float(np.mean([s[p] for s in shares])) for p in ("D", "G")} if shares else None}
+            "first_d_g_z": first, "initial_fake_logit": initial_logit,
+            "historical_ratio": {p: [r[p] for r in ratios if p in r] for p in ("D", "G")} if ratios else None}
 
 
 def run_ablation(images: torch.Tensor, variants: list[str], seeds: list[int], evaluator: Evaluator, setup: Setup,
-                 workers: int | None = None, progress: bool = False, cache=None) -> dict[str, dict[int, dict]]:
+                 workers: int | None = None, progress: bool = False, cache=None, reader=None) -> dict[str, dict[int, dict]]:
     """``runs[variant][seed]``: every variant under every seed, spread over worker processes. ``cache``: reuse
-    finished variants (``run.cache``)."""
+    finished variants (``run.cache``); ``reader``: the second classifier of the class histogram."""
     for v in variants:
         techniques_of(v, setup.all_techniques)
-    tasks = [(v, s, images, evaluator, setup) for v in variants for s in seeds]
+    tasks = [(v, s, images, evaluator, setup, reader) for v in variants for s in seeds]
     cost = [COST.get(v, 1.0) * (1.8 if v == "all" else 1.0) for v, *_ in tasks]
     runs: dict[str, dict[int, dict]] = {}
     for r in run_tasks(train_variant, tasks, workers, cost=cost, progress=progress, desc="variants x seeds",
@@ -228,81 +261,198 @@ def fid_fluctuation(evals: list[dict], tail: float = 0.5) -> float:
 # The claims
 # ---------------------------------------------------------------------------------------------
 
-def _per_seed(runs, name, key, seeds):
-    return [runs[name][s]["final"][key] for s in seeds]
+THRESHOLDS = declare(
+    Threshold("learned_fid_ratio", 0.5, "a GAN has learned when its FID is at most half the FID of the same "
+              "generator untrained (measured in this run)"),
+    Threshold("stability_margin", 0.288, "more stable: late FID swings at least a quarter smaller (ln 4/3 on the log "
+              "scale of the swing); a steady curve against a swinging one clears it by far (control)"),
+    Threshold("spearman_min", 0.5, "the Inception Score agrees with quality when it ranks the variants as FID does "
+              "with a Spearman correlation of at least 0.5 (a clear positive association)"),
+    Threshold("paired_starts", 0.5, "paired starts: every variant's first mean fake logit within 0.5 of the "
+              "baseline's (0.5 in logit is D(G(z)) 0.5 against 0.62)"),
+)
+T = THRESHOLDS
 
 
-def ablation_claims(runs: dict[str, dict[int, dict]], seeds: list[int], real: dict, ladder: dict,
-                    stable_factor: float = 0.75) -> list[dict]:
-    """The document's claims, each from every seed's numbers (:func:`gan_helpers.evaluate.compare_over_seeds`:
-    per seed a win beyond twice the bootstrap noise, a loss, or a tie; then :func:`better_verdict`)."""
-    claims, base = [], "baseline"
-    fid = lambda n: _per_seed(runs, n, "fid", seeds)
-    noise = lambda n: _per_seed(runs, n, "fid_noise", seeds)
+def learned(fid: float, untrained_fid: float) -> bool:
+    return fid <= float(T["learned_fid_ratio"]) * untrained_fid
 
-    if "minibatch_disc" in runs:  # 1. fewer collapsed modes: a closer class histogram, no fewer classes
-        kl = {n: _per_seed(runs, n, "kl_to_real", seeds) for n in (base, "minibatch_disc")}
-        cls = {n: _per_seed(runs, n, "classes_covered", seeds) for n in (base, "minibatch_disc")}
-        out = compare_over_seeds(kl["minibatch_disc"], kl[base], _per_seed(runs, "minibatch_disc", "kl_noise", seeds),
-                                 _per_seed(runs, base, "kl_noise", seeds))
-        out = [o if not (o == 1 and c < b) else 0 for o, c, b in zip(out, cls["minibatch_disc"], cls[base])]
-        claims.append(claim("Minibatch discrimination reduces mode collapse (class histogram closer to the real one, "
-                            "no fewer classes covered)", f"{SOURCE}, minibatch discrimination", better_verdict(out),
-                            {"kl_to_real": kl, "classes_covered": cls, "per_seed": out,
-                             "real_kl_to_real": real["kl_to_real"], "real_classes_covered": real["classes_covered"]}))
 
-    if "feature_matching" in runs:  # 2. more stable: over training (per seed) and over seeds
-        fl = {n: [fid_fluctuation(runs[n][s]["evals"]) for s in seeds] for n in (base, "feature_matching")}
-        over_training = [1 if f < stable_factor * b else -1 if f > b / stable_factor else 0
-                         for f, b in zip(fl["feature_matching"], fl[base])]
-        cv = {n: spread(fid(n))["std"] / spread(fid(n))["mean"] for n in (base, "feature_matching")}
-        seeds_ok = None if len(seeds) < 2 else cv["feature_matching"] < stable_factor * cv[base]
-        seeds_worse = len(seeds) >= 2 and cv["feature_matching"] > cv[base] / stable_factor
-        v_train = better_verdict(over_training)
-        v = ("holds" if v_train == "holds" and seeds_ok else "does not hold" if v_train == "does not hold" and seeds_worse
-             else "partly" if v_train in ("holds", "partly") or seeds_ok else
-             "does not hold" if v_train == "does not hold" or seeds_worse else "inconclusive")
-        claims.append(claim("Feature matching makes training more stable (smaller swings of FID around its trend late "
-                            "in training, and a smaller spread of final FID between seeds)", f"{SOURCE}, feature matching", v,
-                            {"fid_fluctuation_late": fl, "per_seed": over_training, "over_training": v_train,
-                             "final_fid": {n: fid(n) for n in (base, "feature_matching")},
-                             "fid_cv_over_seeds": cv, "threshold": stable_factor}))
+def records(runs: dict[str, dict[int, dict]], seeds: list[int], real: dict, ladder: dict, untrained_fid: float,
+            ssl: dict[int, dict] | None = None, ssl_untrained_fid: float | None = None) -> dict[int, dict]:
+    """``records[seed]``: every variant's FID (with noise), learned flag, log late swing of FID, class histogram as
+    the CNN and the SVM read it (KL to the real one with its noise, classes covered), Inception Score; the
+    semi-supervised GAN's FID and learned flag, and its paired test against the supervised network; the real
+    images' Inception Score and the ladder at the seed's level."""
+    from ..metrics import spearman
 
+    out = {}
+    for i, s in enumerate(seeds):
+        rec: dict = {}
+        for v, per in runs.items():
+            q = per[s]["final"]
+            a = {"fid": q["fid"], "fid_noise": q["fid_noise"], "learned": learned(q["fid"], untrained_fid),
+                 "inception_score": q["inception_score"][0], "inception_score_std": q["inception_score"][1],
+                 "kl_to_real[cnn]": q["kl_to_real"], "kl_to_real_noise[cnn]": q["kl_noise"],
+                 "classes_covered[cnn]": q["classes_covered"]}
+            if "kl_to_real_svm" in q:
+                a.update({"kl_to_real[svm]": q["kl_to_real_svm"], "kl_to_real_noise[svm]": q["kl_noise_svm"],
+                          "classes_covered[svm]": q["classes_covered_svm"]})
+            if len(per[s]["evals"]) >= 6:
+                a["log_fid_swing"] = float(np.log(max(fid_fluctuation(per[s]["evals"]), 1e-6)))
+            rec[v] = a
+        if ssl is not None and s in ssl:
+            r = ssl[s]
+            rec["semi_supervised"] = {"fid": r["quality"]["fid"], "fid_noise": r["quality"]["fid_noise"],
+                                      "learned": learned(r["quality"]["fid"], ssl_untrained_fid)}
+            from .selftrain import mcnemar
+
+            rec["mc_ssl"] = mcnemar(r["correct"]["gan"], r["correct"]["supervised_only"])
+        rec["real"] = {"inception_score": real["inception_score"][0], "inception_score_std": real["inception_score"][1]}
+        names = list(runs)
+        rec["ladder_monotone"] = bool(all(a > b for a, b in zip(ladder["inception_score"], ladder["inception_score"][1:])))
+        rec["spearman_is_fid"] = spearman([runs[n][s]["final"]["inception_score"][0] for n in names],
+                                          [-runs[n][s]["final"]["fid"] for n in names]) if len(names) > 2 else None
+        out[s] = rec
+    return out
+
+
+def _is_ranks_real(rec):
+    gen = {v: a for v, a in rec.items() if isinstance(a, dict) and "inception_score" in a and v != "real"}
+    r = rec["real"]
+    below = {v: bool(a["inception_score"] + a["inception_score_std"] < r["inception_score"] - r["inception_score_std"])
+             for v, a in gen.items()}
+    return (1.0 if all(below.values()) else -1.0), {"real": r["inception_score"], "below_real": below}
+
+
+def _is_agrees(rec, rho_min):
+    rho = rec["spearman_is_fid"]
+    if rho is None or not np.isfinite(rho):
+        return None, {"why": "fewer than 3 variants to rank"}
+    v = 1.0 if rec["ladder_monotone"] and rho >= float(rho_min) else 0.5 if rec["ladder_monotone"] or rho >= float(rho_min) else -1.0
+    return v, {"ladder_monotone": rec["ladder_monotone"], "spearman_is_vs_minus_fid": rho}
+
+
+def declare_claims(variants: list[str], with_ssl: bool) -> list[Claim]:
+    """The paper's claims as the notes state them (and the notebook's own "all together") as declarations."""
+    readers = ("cnn", "svm")
+    claims = []
+    if "minibatch_disc" in variants:
+        claims.append(Claim("mbd_collapse", "Minibatch discrimination reduces mode collapse (a class histogram closer "
+                            "to the real one, and no fewer classes covered)", f"{SOURCE}, minibatch discrimination",
+                            settings={"class histogram (KL to real)": Compare("kl_to_real", "minibatch_disc", "baseline",
+                                                                              noise="{metric}_noise", readers=readers),
+                                      "classes covered": Compare("classes_covered", "minibatch_disc", "baseline",
+                                                                 higher_is_better=True, noise=None, readers=readers)},
+                            note="class histograms read by the CNN and by a pixel-space SVM: a seed where they "
+                                 "disagree ties"))
+    if "feature_matching" in variants:
+        claims.append(Claim("fm_stability", "Feature matching makes training more stable (smaller late swings of FID "
+                            "around its trend)", f"{SOURCE}, feature matching",
+                            Compare("log_fid_swing", "feature_matching", "baseline", noise=None,
+                                    margin=T["stability_margin"])))
     for name, text in (("label_smoothing", "One-sided label smoothing (0.9) gives better samples than the baseline"),
                        ("vbn", "Virtual batch normalization in G gives better samples than the baseline"),
                        ("historical_avg", "Historical averaging gives better samples than the baseline"),
-                       ("all", "All techniques together give better samples than the baseline")):
-        if name in runs:  # 3-6: FID against the baseline's, per seed beyond twice the bootstrap noise
-            out = compare_over_seeds(fid(name), fid(base), noise(name), noise(base))
-            ev = {"fid": {n: fid(n) for n in (base, name)}, "fid_noise": {n: noise(n) for n in (base, name)},
-                  "per_seed": out, "inception_score": {n: _per_seed(runs, n, "inception_score", seeds) for n in (base, name)}}
-            if name == "historical_avg":
-                ev["penalty_gradient_share"] = [runs[name][s]["historical_share"] for s in seeds]
-            claims.append(claim(text, f"{SOURCE}, {name.replace('_', ' ')}", better_verdict(out), ev))
-
-    # 7. the IS ranks held-out real images above every generated set, in every seed (beyond both split stds)
-    is_real, sd_real = real["inception_score"]
-    gen = {n: _per_seed(runs, n, "inception_score", seeds) for n in runs}
-    above = [all(is_real - sd_real > m + s for m, s in (gen[n][i] for n in runs)) for i in range(len(seeds))]
-    claims.append(claim("The Inception Score ranks real images above every generated set", f"{SOURCE}, Inception Score",
-                        all_seeds_verdict(above), {"real": real["inception_score"], "generated": gen, "per_seed": above}))
-
-    # 8. the IS agrees with quality: falls down the ladder, and ranks the variants as FID does in every seed
-    lad = ladder["inception_score"]
-    monotone = all(a > b for a, b in zip(lad, lad[1:]))
-    names = list(runs)
-    rho = [_spearman([gen[n][i][0] for n in names], [-fid(n)[i] for n in names]) for i in range(len(seeds))]
-    agree = [monotone and r >= 0.5 for r in rho]
-    claims.append(claim("The Inception Score agrees with sample quality (falls as real images are degraded; ranks the "
-                        "variants as FID does)", f"{SOURCE}, Inception Score", all_seeds_verdict(agree),
-                        {"ladder_noise_std": ladder["noise_std"], "ladder_is": lad, "ladder_fid": ladder["fid"],
-                         "ladder_monotone": monotone, "spearman_is_vs_minus_fid_per_seed": rho}))
+                       ("all", "All techniques together give better samples than the baseline (this notebook's "
+                               "combination; the paper trained none)")):
+        if name in variants:
+            claims.append(Claim(f"{name}_better", text, f"{SOURCE}, {name.replace('_', ' ')}" if name != "all"
+                                else "beyond the document", Compare("fid", name, "baseline")))
+    claims.append(Claim("is_ranks_real", "The Inception Score ranks real images above every generated set",
+                        f"{SOURCE}, Inception Score",
+                        Rule(_is_ranks_real, "every variant's IS + its split std below the real IS - its split std",
+                             reads=("inception_score",))))
+    claims.append(Claim("is_agrees_quality", "The Inception Score agrees with sample quality (falls as real images are "
+                        "degraded; ranks the variants as FID does)", f"{SOURCE}, Inception Score",
+                        Rule(_is_agrees, "IS falls at every rung of the noise ladder AND its Spearman correlation with "
+                             "-FID over the variants >= spearman_min (one of the two: partly)",
+                             uses=(T["spearman_min"],), reads=("inception_score", "fid"))))
+    if with_ssl:
+        claims.append(Claim("ssl_beats_supervised", "With 100 labels, the semi-supervised GAN's discriminator "
+                            "classifies better than the same network trained on the 100 labels alone",
+                            "Salimans et al. 2016, section 5 and Table 1 (the notes leave it out)",
+                            Paired("mc_ssl", "semi-supervised GAN", "supervised only"),
+                            note="exact McNemar test on the held-out digits, per seed"))
+        if "minibatch_disc" in variants:
+            claims.append(Claim("ssl_samples_worse", "The semi-supervised (feature-matching) generator's samples are "
+                                "worse than minibatch discrimination's", "Salimans et al. 2016, section 5: 'feature "
+                                "matching ... did not produce good samples'",
+                                Compare("fid", "minibatch_disc", "semi_supervised")))
     return claims
 
 
-def _spearman(a, b) -> float:
-    ra, rb = np.argsort(np.argsort(a)), np.argsort(np.argsort(b))
-    return float(np.corrcoef(ra, rb)[0, 1]) if len(a) > 2 else float("nan")
+def ablation_claims(runs: dict[str, dict[int, dict]], seeds: list[int], real: dict, ladder: dict, untrained_fid: float,
+                    ssl: dict[int, dict] | None = None, ssl_untrained_fid: float | None = None,
+                    controls: list[Control] = (), smoke: bool = False) -> tuple[list[Claim], list[dict]]:
+    """``(declared, judged)``: the claims and their verdicts from every seed's records."""
+    from ..claims import judge
+
+    declared = declare_claims(list(runs), ssl is not None)
+    return declared, judge(declared, records(runs, seeds, real, ladder, untrained_fid, ssl, ssl_untrained_fid),
+                           controls, smoke)
+
+
+def controls(evaluator: Evaluator, reader, real: ImageSet, untrained_fid: float, other_untrained: torch.Tensor,
+             kept: dict[int, float], ssl: dict[int, dict] | None = None) -> list[Control]:
+    """Every metric a verdict of this notebook reads, on known answers: FID; the learned-check; each reader's class
+    histogram on real digits against one class only; the Inception Score on real digits of k classes (about k);
+    the late-swing measure on a steady and a swinging curve; the paired test on a planted difference."""
+    from ..evaluate import fid_control, reader_coverage
+
+    out = [fid_control(evaluator, real.images)]
+    q_real, q_other = evaluator.quick(real.images)["fid"], evaluator.quick(other_untrained)["fid"]
+    out.append(Control("learned", f"FID against {float(T['learned_fid_ratio']):g} x the untrained generator's "
+                       f"({untrained_fid:.1f})", "real images", "another untrained generator", q_real, q_other,
+                       learned(q_real, untrained_fid) and not learned(q_other, untrained_fid),
+                       "real passes, untrained does not"))
+    one = real.images[real.labels == real.labels[0]]
+    for name in ("cnn", "svm"):
+        if name == "cnn":
+            pos, neg = evaluator.full(one, neighbours=False), evaluator.full(real.images, neighbours=False)
+            cov = lambda q: (q["classes_covered"], q["kl_to_real"])
+        else:
+            pos, neg = reader_coverage(reader, one, evaluator), reader_coverage(reader, real.images, evaluator)
+            cov = lambda q: (q["classes_covered_svm"], q["kl_to_real_svm"])
+        (cp, kp), (cn, kn) = cov(pos), cov(neg)
+        out.append(Control("kl_to_real", f"class histogram as the {name} reads it (KL to real)", "real digits of one "
+                           "class", "real digits", kp, kn, bool(kp > kn + 1.0), "one class far above real"))
+        out.append(Control("classes_covered", f"classes covered as the {name} reads them", "real digits of one class",
+                           "real digits", cp, cn, bool(cp < cn), "one class < real"))
+    ks = sorted(kept)
+    out.append(Control("inception_score", "Inception Score of real digits of the first k classes", f"k = {ks[-1]}",
+                       f"k = {ks[0]}", kept[ks[-1]], kept[ks[0]],
+                       bool(all(kept[a] < kept[b] for a, b in zip(ks, ks[1:]))), "rises with k at every step"))
+    steps = np.arange(8)
+    fs = fid_fluctuation([{"fid": 40.0 - 3 * i} for i in steps])
+    fw = fid_fluctuation([{"fid": 40.0 - 3 * i + (8 if i % 2 else -8)} for i in steps])
+    out.append(Control("log_fid_swing", "late swing of FID around its trend", "a curve that swings by 8 around its "
+                       "trend", "a steady descent", fw, fs,
+                       bool(np.log(max(fw, 1e-6)) - np.log(max(fs, 1e-6)) > float(T["stability_margin"])),
+                       "swinging above steady by more than stability_margin (log scale)"))
+    if ssl:
+        from .selftrain import mcnemar
+
+        right = next(iter(ssl.values()))["correct"]["gan"]
+        worse = right.copy()
+        worse[np.flatnonzero(right)[::10]] = False  # every tenth right answer made wrong
+        test = Paired("mc", "A", "B")
+        pos, neg = test.judge({"mc": mcnemar(right, worse)}), test.judge({"mc": mcnemar(right, right)})
+        out.append(Control("held_out_accuracy", "exact McNemar test on the held-out digits", "the GAN's classifier "
+                           "against a copy with a tenth of its right answers made wrong", "the classifier against "
+                           "itself", pos.evidence["p_value"], neg.evidence["p_value"],
+                           bool(pos.value == 1 and neg.value == 0), "planted difference found, none against itself"))
+    return out
+
+
+def paired_starts(runs: dict[str, dict[int, dict]]) -> dict:
+    """Each variant's first mean fake logit against the baseline's, per seed, and whether all are within
+    ``paired_starts`` (the check that every variant of a seed starts where the baseline does)."""
+    base = runs["baseline"]
+    gap = {v: {s: r["initial_fake_logit"] - base[s]["initial_fake_logit"] for s, r in per.items()}
+           for v, per in runs.items()}
+    return {"gap": gap, "within": bool(all(abs(g) <= float(T["paired_starts"]) for per in gap.values()
+                                           for g in per.values()))}
 
 
 # ---------------------------------------------------------------------------------------------
