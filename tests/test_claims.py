@@ -139,7 +139,7 @@ def test_no_threshold_literal_in_any_claims_function():
     import inspect
 
     outcomes = {1.0, 0.5, 0.0, -1.0}
-    for name in ("ratio_sweep", "filtering", "selftrain", "fewer_labels"):
+    for name in ("ratio_sweep", "filtering", "selftrain", "fewer_labels", "techniques"):
         mod = importlib.import_module(f"gan_helpers.experiments.{name}")
         fns = [f for n, f in inspect.getmembers(mod, inspect.isfunction) if f.__module__ == mod.__name__
                and (n.endswith("_rule") or n in ("declare_claims", "records") or n.startswith("_is_"))]
