@@ -34,7 +34,7 @@ def test_reproduce_runs_notebooks_and_writes_the_report(tmp_path, capfd):
     assert (run_dir / "99_tiny.ipynb").exists() and (run_dir / "99_tiny.html").exists()
     assert (run_dir / "99_tiny" / "results.json").exists()
     report = (run_dir / "REPORT.md").read_text()
-    assert "| 99_tiny | x exceeds the threshold | tiny doc | **holds** |  | x = 0.7 |" in report
+    assert "| 99_tiny | x exceeds the threshold | tiny doc |  | **holds** |  | x = 0.7 |" in report
     out, err = capfd.readouterr()
     assert str(run_dir / "REPORT.md") in out
     assert not (nbdir / "outputs").exists()  # the run wrote into runs/, not next to the notebook
@@ -65,7 +65,7 @@ def test_a_failing_notebook_gets_a_row_and_a_nonzero_exit(tmp_path):
     assert main(["--notebooks", str(nbdir), "--runs", str(tmp_path / "runs")]) == 1
     (run_dir,) = (tmp_path / "runs").iterdir()
     report = (run_dir / "REPORT.md").read_text()
-    assert "| 98_broken | (the notebook failed; no claims) | | **failed** | | cell [" in report
+    assert "| 98_broken | (the notebook failed; no claims) | | | **failed** | | cell [" in report
     assert "ValueError: the last line says why" in report
     assert "| 99_tiny | x exceeds the threshold |" in report
 
