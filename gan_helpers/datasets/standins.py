@@ -185,14 +185,15 @@ def write_kernel_startup(ipython_dir: str | os.PathLike) -> dict[str, str]:
 
 
 def write_all(root: str | os.PathLike) -> dict[str, str]:
-    """Every stand-in under ``root``; returns ``{name: path}`` (``cache`` is the torchvision root holding
-    CIFAR-10 and CelebA; give it to :func:`gan_helpers.images.load_torchvision` as ``root``)."""
+    """Every stand-in under ``root``, small (a few seconds to write); returns ``{name: path}``. ``cache`` is a
+    torchvision root holding CIFAR-10 and CelebA (:func:`gan_helpers.images.load_torchvision`'s ``root``; the
+    notebooks read ``data/cache`` below their own folder)."""
     root = Path(root)
     cache = root / "cache"
     write_cifar10(cache)
     write_celeba(cache)
-    return {"cache": str(cache), "mousehead": str(write_mouse_folder(root / "MouseHead")),
-            "faces": str(write_sorting_folder(root / "faces")), "classes": str(write_class_folders(root / "classes")),
+    return {"cache": str(cache), "mousehead": str(write_mouse_folder(root / "MouseHead", n=64)),
+            "faces": str(write_sorting_folder(root / "faces")), "classes": str(write_class_folders(root / "classes", n=100)),
             "inception": str(write_inception_weights(root / "inception_v3_random.pth"))}
 
 
