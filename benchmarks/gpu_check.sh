@@ -51,7 +51,8 @@ fi
 NEEDED="papermill:papermill nbformat:nbformat nbclient:nbclient ipykernel:ipykernel imagehash:ImageHash yaml:PyYAML
 sklearn:scikit-learn scipy:scipy pandas:pandas seaborn:seaborn tqdm:tqdm PIL:pillow matplotlib:matplotlib
 torchvision:torchvision ipywidgets:ipywidgets pytest:pytest"
-missing() { for pair in $NEEDED; do "$PY" -c "import ${pair%%:*}" >/dev/null 2>&1 || printf '%s ' "${pair#*:}"; done; }
+missing() { "$PY" -c 'import importlib.util, sys
+print(" ".join(p.split(":")[1] for p in sys.argv[1:] if importlib.util.find_spec(p.split(":")[0]) is None))' $NEEDED 2>/dev/null; }
 MISSING=$(missing)
 if [ -n "$MISSING" ]; then
   SITE=$WORK/site
@@ -106,11 +107,11 @@ for name in ("env", "cuda_tests", "presets", "throughput"):
     read = lambda ext: (steps / f"{name}.{ext}").read_text() if (steps / f"{name}.{ext}").is_file() else ""
     text = read("out")
     result = None
-    for candidate in ((steps / f"{name}.json").read_text() if (steps / f"{name}.json").is_file() else None, text):
+    for candidate in ((steps / f"{name}.json").read_text() if (steps / f"{name}.json").is_file() else "", text):
         try:
-            result = json.loads(candidate) if candidate else None
+            result = json.loads(candidate)
             break
-        except ValueError:
+        except ValueError:  # empty, or not JSON
             continue
     if name == "presets" and isinstance(result, dict):  # keep it short: what ran and how it ended
         result = {nn: {k: r[k] for k in ("rc", "seconds", "error", "stand_ins")} for nn, r in result.items()}

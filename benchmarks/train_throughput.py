@@ -183,7 +183,9 @@ def main() -> None:
     on_cpu = device.type == "cpu"
     out = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "batch_size": B,
-           "width": args.width, "iterations_per_block": args.iterations, "repeats": args.repeats, "sizes": {}}
+           "width": args.width, "iterations_per_block": args.iterations, "repeats": args.repeats, "sizes": {},
+           # other processes on the machine: the 1-, 5- and 15-minute load averages at the start and the end
+           "load_average": {"start": [round(x, 2) for x in os.getloadavg()]}}
     if on_cpu:
         out["matmul_peak_flops"] = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     pool = None
@@ -249,6 +251,7 @@ def main() -> None:
         out["sizes"][str(size)] = row
     if pool is not None:
         pool.shutdown()
+    out["load_average"]["end"] = [round(x, 2) for x in os.getloadavg()]
     if on_cpu:
         out["matmul_peak_flops"] = {k: round(v / 1e9, 1) for k, v in out["matmul_peak_flops"].items()}
         out["matmul_peak_unit"] = "GFLOP/s, 2048 x 2048 matmul, best of 8"

@@ -24,6 +24,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -120,13 +121,16 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.only) - set(TIGHT))
     if unknown:
         ap.error(f"--only {unknown}: the notebooks are {sorted(TIGHT)}")
+    # a SIGTERM (a time limit around this command) becomes an exception, so that subprocess.run kills the notebook
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     args.workdir.mkdir(parents=True, exist_ok=True)
     standins = write_standins(args.workdir / "standins")
-    report = {nn: run_preset(nn, standins, args.workdir / nn, args.scale, args.timeout) for nn in args.only}
-    text = json.dumps(report, indent=1)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
+    report = {}
+    for nn in args.only:
+        report[nn] = run_preset(nn, standins, args.workdir / nn, args.scale, args.timeout)
+        if args.out:  # after each notebook: what finished survives a limit on the whole command
+            args.out.write_text(json.dumps(report, indent=1) + "\n")
+    print(json.dumps(report, indent=1))
     return 0 if all(r["rc"] == 0 for r in report.values()) else 1
 
 
