@@ -64,3 +64,15 @@ def test_inception_state_dict_file_loads_and_scores(standins):
     x = torch.rand(2, 3, 32, 32) * 2 - 1
     with torch.no_grad():
         assert net.features(x).shape == (2, 2048) and net(x).shape == (2, 1000)
+
+
+def test_torchvision_data_lives_in_the_repository_or_where_the_environment_says(monkeypatch, tmp_path):
+    """A notebook's kernel starts in notebooks/: a relative data/cache there was another folder than the one
+    data/README.md names (and .gitignore ignores)."""
+    from gan_helpers.images import data_root
+
+    monkeypatch.delenv("GAN_HELPERS_DATA", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert data_root() == Path(__file__).resolve().parents[1] / "data" / "cache"
+    monkeypatch.setenv("GAN_HELPERS_DATA", str(tmp_path / "elsewhere"))
+    assert data_root() == tmp_path / "elsewhere"

@@ -196,8 +196,8 @@ def write_kernel_startup(ipython_dir: str | os.PathLike) -> dict[str, str]:
 
 def write_all(root: str | os.PathLike) -> dict[str, str]:
     """Every stand-in under ``root``, small (a few seconds to write); returns ``{name: path}``. ``cache`` is a
-    torchvision root holding CIFAR-10 and CelebA (:func:`gan_helpers.images.load_torchvision`'s ``root``; the
-    notebooks read ``data/cache`` below their own folder)."""
+    torchvision root holding CIFAR-10 and CelebA (:func:`gan_helpers.images.load_torchvision`'s ``root``; for the
+    notebooks, ``GAN_HELPERS_DATA``: :func:`gan_helpers.images.data_root`)."""
     root = Path(root)
     cache = root / "cache"
     write_cifar10(cache)

@@ -4,7 +4,7 @@ weights that need the internet, before paying for a GPU (and on it: ``benchmarks
     python -m gan_helpers.tools.presets WORKDIR [--only 01 04] [--scale tight|notebook] [--out presets.json]
 
 Each notebook runs as a user runs a preset, ``CI=1 python -m gan_helpers.tools.nbexec NN.ipynb out.ipynb -f
-configs/paper/NN.yaml``, on a copy of the notebook in ``WORKDIR/NN/`` (its outputs and ``data/cache`` go there).
+configs/paper/NN.yaml``, on a copy of the notebook in ``WORKDIR/NN/`` (its outputs go there).
 The preset's own values stay (data set, image size, widths, feature network, ``amp``, ``device: auto``, moving
 average); what shrinks is the notebook's ``smoke_scale``, which the setup call applies after papermill's injected
 preset. ``--scale tight`` (the default, what ``tests/test_presets.py`` runs) replaces it with :data:`TIGHT`: fewer
@@ -12,7 +12,7 @@ iterations and samples and ``batch_size`` 16 (every arm and variant stays: the n
 networks at 64 px cost about 1 s an iteration at batch 64 there); ``--scale notebook`` keeps each notebook's own.
 
 The stand-ins (:mod:`gan_helpers.datasets.standins`) are written to ``WORKDIR/standins`` once: CIFAR-10's pickles
-for 04's ``dataset: cifar10`` (the notebooks' torchvision root ``data/cache`` links to them), a MouseHead-like
+for 04's ``dataset: cifar10`` (``GAN_HELPERS_DATA``, the torchvision root, points at them), a MouseHead-like
 folder for 01, a sorting folder for 03, class folders for 05 and a random Inception-v3 ``state_dict`` for
 ``inception_weights`` (01, 05). The kernel skips torchvision's MD5 check of the stand-in files through an IPython
 startup file; the loaders are untouched. One worker process (``GAN_WORKERS=1``): the path a GPU run takes.
@@ -82,15 +82,11 @@ def run_preset(nn: str, standins: dict[str, str], folder: Path, scale: str = "ti
     folder.mkdir(parents=True, exist_ok=True)
     nb = folder / notebooks()[nn].name
     shutil.copy(notebooks()[nn], nb)
-    (folder / "data").mkdir(exist_ok=True)
-    cache = folder / "data" / "cache"
-    if not cache.exists():
-        cache.symlink_to(Path(standins["cache"]).resolve())  # the notebooks' torchvision root
     given, tight = TIGHT[nn]
     if scale == "notebook":
         given, tight = NOTEBOOK_SCALE_DATA.get(nn, {}), None
     extra = {k: standins[v] for k, v in given.items()} | ({"smoke_scale": tight} if tight else {})
-    environ = {**os.environ, "CI": "1", "GAN_WORKERS": "1", "MPLBACKEND": "Agg",
+    environ = {**os.environ, "CI": "1", "GAN_WORKERS": "1", "MPLBACKEND": "Agg", "GAN_HELPERS_DATA": standins["cache"],
                "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
                **write_kernel_startup(folder / "ipython"), **(env or {})}
     preset = ROOT / "configs" / "paper" / f"{nn}.yaml"
