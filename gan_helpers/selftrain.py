@@ -94,14 +94,19 @@ def load_discriminator(path: str | os.PathLike, ndf: int, image_size: int) -> Di
         D = build(spec)
         D.load_state_dict(state["D"])
         return D
-    D = Discriminator(ndf, 3, image_size)
+    return _load_into(Discriminator(ndf, 3, image_size), state, path,
+                      f"a Discriminator(ndf={ndf}, image_size={image_size}) state dict")
+
+
+def _load_into(module: nn.Module, state: dict, path, what: str) -> nn.Module:
+    """``module`` with ``state`` loaded; a mismatch is one ValueError naming the file and what it should hold."""
     try:
-        D.load_state_dict(state)
+        module.load_state_dict(state)
     except RuntimeError as e:
         lines = str(e).splitlines()
-        raise ValueError(f"{str(path)!r} does not hold a Discriminator(ndf={ndf}, image_size={image_size}) "
-                         f"state dict ({(lines[1] if len(lines) > 1 else lines[0]).strip()})") from None
-    return D
+        raise ValueError(f"{str(path)!r} does not hold {what} "
+                         f"({(lines[1] if len(lines) > 1 else lines[0]).strip()})") from None
+    return module
 
 
 CLASSIFIER_FORMAT = "gan_helpers.GoodBadClassifier/1"
@@ -125,14 +130,9 @@ def load_classifier(path: str | os.PathLike, ndf: int = 64, image_size: int = 64
     state = load_checkpoint(path)
     if state.get("format") == CLASSIFIER_FORMAT:
         ndf, image_size, state = state["ndf"], state["image_size"], state["state"]
-    model = replace_head(Discriminator(ndf, 3, image_size))
+    model = _load_into(replace_head(Discriminator(ndf, 3, image_size)), state, path,
+                       f"a good/bad classifier on Discriminator(ndf={ndf}, image_size={image_size})")
     model.image_size = image_size  # the input size it was built for
-    try:
-        model.load_state_dict(state)
-    except RuntimeError as e:
-        lines = str(e).splitlines()
-        raise ValueError(f"{str(path)!r} does not hold a good/bad classifier on Discriminator(ndf={ndf}, "
-                         f"image_size={image_size}) ({(lines[1] if len(lines) > 1 else lines[0]).strip()})") from None
     return model.eval()
 
 
