@@ -93,6 +93,7 @@ def main() -> None:
     from gan_helpers.selftrain import ImagePool, replace_head, save_classifier
 
     threads = set_threads()
+    load_start = [round(x, 2) for x in os.getloadavg()]  # other processes on the machine
     folder = Path(tempfile.mkdtemp(prefix="pool_scoring_"))
     try:
         t0 = time.perf_counter()
@@ -131,7 +132,8 @@ def main() -> None:
            "files": args.n, "file_size_px": args.file_size, "image_size_px": args.image_size,
            "classifier": "DCGAN discriminator body (ndf 64) + linear head", "batch_size": args.batch_size,
            "torch_threads": threads, "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-           "torch": torch.__version__, "write_s": round(write_s, 1), "images_per_s_per_block": rates,
+           "torch": torch.__version__, "load_average": {"start": load_start, "end": [round(x, 2) for x in os.getloadavg()]},
+           "write_s": round(write_s, 1), "images_per_s_per_block": rates,
            "median_images_per_s": med, "ratio_workers_over_single": par / med["single"],
            **({"ratio_nproc_over_single": med[f"nproc={args.nproc}"] / med["single"],
                "nproc_launch_s": [round(x, 1) for x in launches]} if args.nproc > 1 else {}),
