@@ -8,7 +8,9 @@ Contenders, each timed in the same run, in blocks that alternate their order (me
 * ``trainer_fp32``: :class:`gan_helpers.train.GANTrainer`, float32, contiguous tensors;
 * ``trainer_channels_last``: the same, channels-last;
 * ``trainer`` (**the notebooks' settings**): channels-last and bf16 autocast (on CPUs with
-  AVX512-BF16 or AMX, and CUDA); its ratio to ``plain_loop`` is ``sizes.<px>.ratio_gan_helpers_over_plain``;
+  AVX512-BF16 or AMX, and CUDA), G run once per iteration (``TrainConfig.reuse_fake``: the G step
+  reuses the D step's G(z)); its ratio to ``plain_loop`` is ``sizes.<px>.ratio_gan_helpers_over_plain``;
+* ``trainer_recompute_fake``: ``trainer`` with ``reuse_fake=False`` (G runs again in its step, as before);
 * ``trainer_compiled``: ``trainer`` with ``torch.compile`` on G and D (compilation not timed);
 * ``vmap_3_seeds``: three seeds' G and D stacked with ``torch.func.stack_module_state`` and run under
   ``vmap`` (one program for an experiment's seeds), images/s summed over the seeds;
@@ -82,11 +84,12 @@ def plain_loop(loader, G, D, opt_g, opt_d, device, iterations):
                 return
 
 
-def make_trainer(images, width, device, amp, channels_last, seed=0):
+def make_trainer(images, width, device, amp, channels_last, seed=0, reuse_fake=True):
     size = images.shape[-1]
     torch.manual_seed(seed)
     return GANTrainer(images, Generator(NZ, width, 3, size), Discriminator(width, 3, size), None,
-                      TrainConfig(batch_size=B, device=str(device), amp=amp, channels_last=channels_last, seed=seed))
+                      TrainConfig(batch_size=B, device=str(device), amp=amp, channels_last=channels_last, seed=seed,
+                                  reuse_fake=reuse_fake))
 
 
 def vmap_step_fn(images, width, seeds=3):
@@ -180,7 +183,9 @@ def main() -> None:
     on_cpu = device.type == "cpu"
     out = {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads(),
            "cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(), "batch_size": B,
-           "width": args.width, "iterations_per_block": args.iterations, "repeats": args.repeats, "sizes": {}}
+           "width": args.width, "iterations_per_block": args.iterations, "repeats": args.repeats, "sizes": {},
+           # other processes on the machine: the 1-, 5- and 15-minute load averages at the start and the end
+           "load_average": {"start": [round(x, 2) for x in os.getloadavg()]}}
     if on_cpu:
         out["matmul_peak_flops"] = {"fp32": matmul_peak(torch.float32), "bf16": matmul_peak(torch.bfloat16)}
     pool = None
@@ -200,7 +205,8 @@ def main() -> None:
         opt_d = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
         trainers = {"trainer_fp32": make_trainer(images, args.width, device, False, False),
                     "trainer_channels_last": make_trainer(images, args.width, device, False, True),
-                    "trainer": make_trainer(images, args.width, device, True, True)}
+                    "trainer": make_trainer(images, args.width, device, True, True),
+                    "trainer_recompute_fake": make_trainer(images, args.width, device, True, True, reuse_fake=False)}
         flops = flops_per_iteration(make_trainer(images, args.width, device, True, True))
         contenders = {"plain_loop": (lambda n: plain_loop(loader, G, D, opt_g, opt_d, device, n), 1)}
         for name, t in trainers.items():
@@ -233,16 +239,19 @@ def main() -> None:
                 times[name].append(time.perf_counter() - t0)
         ips = {k: B * args.iterations * contenders[k][1] / statistics.median(v) for k, v in times.items()}
         row = {"images_per_s": {k: round(v, 1) for k, v in ips.items()},
+               "amp_active": trainers["trainer"].amp,
                "ratio_gan_helpers_over_plain": round(ips["trainer"] / ips["plain_loop"], 2),
                "ratio_over_plain": {k: round(v / ips["plain_loop"], 2) for k, v in ips.items()},
                "flops_per_iteration": flops,
                "achieved_gflops": {k: round(flops * v / B / 1e9, 1) for k, v in ips.items()}}
         if on_cpu:
             row["share_of_matmul_peak"] = {k: round(flops * v / B / out["matmul_peak_flops"]["bf16" if k in (
-                "trainer", "trainer_compiled", "vmap_3_seeds", "two_processes") else "fp32"], 3) for k, v in ips.items()}
+                "trainer", "trainer_recompute_fake", "trainer_compiled", "vmap_3_seeds", "two_processes") and
+                trainers["trainer"].amp else "fp32"], 3) for k, v in ips.items()}
         out["sizes"][str(size)] = row
     if pool is not None:
         pool.shutdown()
+    out["load_average"]["end"] = [round(x, 2) for x in os.getloadavg()]
     if on_cpu:
         out["matmul_peak_flops"] = {k: round(v / 1e9, 1) for k, v in out["matmul_peak_flops"].items()}
         out["matmul_peak_unit"] = "GFLOP/s, 2048 x 2048 matmul, best of 8"

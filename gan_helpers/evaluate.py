@@ -81,9 +81,9 @@ class Evaluator:
     def features(self, images: torch.Tensor) -> torch.Tensor:
         return extract_features(self.network, images)
 
-    def quick(self, images: torch.Tensor) -> dict[str, float]:
-        """FID and KID only: cheap enough to run during training."""
-        f = self.features(images)
+    def quick(self, images: torch.Tensor, features: torch.Tensor | None = None) -> dict[str, float]:
+        """FID and KID only: cheap enough to run during training (``features``: the images' own, if computed)."""
+        f = self.features(images) if features is None else features
         kid, kid_std = kernel_inception_distance(self.ref_features, f, subsets=20, subset_size=min(len(f), 500))
         return {"fid": frechet_distance(self.ref_features, f), "kid": kid, "kid_std": kid_std}
 
@@ -104,7 +104,7 @@ class Evaluator:
              neighbours: bool = True) -> dict:
         """Every metric of ``images``; ``asked``: the class each image was generated for (conditional G)."""
         f = self.features(images)
-        out = self.quick(images)
+        out = self.quick(images, f)  # the features once: with Inception-v3 they are most of the cost
         rng = np.random.default_rng(seed)
         boot = [rng.integers(0, len(f), len(f)) for _ in range(n_boot)]
         out["fid_noise"] = float(np.std([frechet_distance(self.ref_features, f[i]) for i in boot]))

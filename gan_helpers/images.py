@@ -257,15 +257,29 @@ def skipped_summary(skipped: Sequence[tuple[str, str]], show: int = 3) -> str:
     return f"{head}{which}: " + "; ".join(f"{p} ({why})" for p, why in shown)
 
 
-def load_torchvision(name: str, root: str | os.PathLike = "data/cache", image_size: int = 32,
+def data_root() -> Path:
+    """Where torchvision data sets live: ``$GAN_HELPERS_DATA`` if set; else the repository's ``data/cache/`` when
+    ``gan_helpers`` runs from a checkout (whichever folder the notebook runs in: a notebook's kernel starts in
+    ``notebooks/``, where a relative ``data/cache`` would be another, unignored folder); else ``data/cache`` below
+    the current folder."""
+    if os.environ.get("GAN_HELPERS_DATA"):
+        return Path(os.environ["GAN_HELPERS_DATA"]).expanduser()
+    repo = Path(__file__).resolve().parents[1]
+    if (repo / "data" / "README.md").is_file():
+        return repo / "data" / "cache"
+    return Path("data") / "cache"
+
+
+def load_torchvision(name: str, root: str | os.PathLike | None = None, image_size: int = 32,
                      split: str = "train", download: bool = True, limit: int | None = None) -> ImageSet:
-    """CIFAR-10 or CelebA through torchvision, as an :class:`ImageSet`.
+    """CIFAR-10 or CelebA through torchvision, as an :class:`ImageSet`, from ``root`` (default :func:`data_root`).
 
     Offline (or behind a firewall) the download fails with one :class:`DownloadUnavailableError`
     that names the data set and the folder to put the files in by hand.
     """
     from torchvision import datasets
 
+    root = data_root() if root is None else root
     name = name.lower()
     tf = to_tensor_transform(image_size)
     try:

@@ -34,23 +34,52 @@ def _np64(x) -> np.ndarray:
     return x
 
 
+def _trace_sqrt_product(ra: np.ndarray, rb: np.ndarray) -> float:
+    r"""tr sqrt(Sa Sb) for Sa = Ra^T Ra and Sb = Rb^T Rb: the nonzero eigenvalues of Ra^T Ra Rb^T Rb are those of
+    M M^T with M = Ra Rb^T, so the trace of the square root is the sum of M's singular values, the square roots
+    of the eigenvalues of the smaller Gram matrix of M (symmetric: ``eigvalsh``; exact, and on a matrix no larger
+    than the samples or the features, whichever is fewer)."""
+    m = ra @ rb.T
+    gram = m @ m.T if m.shape[0] <= m.shape[1] else m.T @ m
+    return float(np.sqrt(np.clip(np.linalg.eigvalsh(gram), 0, None)).sum())
+
+
+def _root(sigma: np.ndarray) -> np.ndarray:
+    """R with R^T R = sigma (a symmetric positive semi-definite matrix)."""
+    w, v = np.linalg.eigh(sigma)
+    return np.sqrt(np.clip(w, 0, None))[:, None] * v.T
+
+
+def _factor(centred: np.ndarray) -> np.ndarray:
+    """R with R^T R = centred^T centred / (n - 1), of at most min(n, D) rows (QR when n > D)."""
+    x = centred / np.sqrt(len(centred) - 1)
+    return np.linalg.qr(x, mode="r") if len(x) > x.shape[1] else x
+
+
 def frechet_distance_from_stats(mu_a, sigma_a, mu_b, sigma_b) -> float:
     """Fréchet distance between N(mu_a, sigma_a) and N(mu_b, sigma_b)."""
     mu_a, mu_b = np.asarray(mu_a, np.float64), np.asarray(mu_b, np.float64)
     sigma_a, sigma_b = np.atleast_2d(sigma_a).astype(np.float64), np.atleast_2d(sigma_b).astype(np.float64)
-    eig = np.linalg.eigvals(sigma_a @ sigma_b)
-    tr_sqrt = np.sqrt(np.clip(eig.real, 0, None)).sum()
+    tr_sqrt = _trace_sqrt_product(_root(sigma_a), _root(sigma_b))
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(sigma_a) + np.trace(sigma_b) - 2 * tr_sqrt)
 
 
 def frechet_distance(a, b) -> float:
-    """FID-style distance between the Gaussians fitted to features ``a`` and ``b`` (N, D)."""
+    """FID-style distance between the Gaussians fitted to features ``a`` and ``b`` (N, D).
+
+    tr sqrt(Sa Sb) comes from the singular values of ``Ra Rb^T`` (:func:`_trace_sqrt_product`), with ``Ra`` the
+    centred features themselves (or their QR factor when N > D): the same number as the eigenvalues of the
+    D x D product (pytorch-fid's ``sqrtm``, checked in the tests), without a general eigen-solve of a D x D matrix,
+    which took 47 s for 2,048-d Inception features on the loaded 2-core machine (this: 0.01 s at 24 and 16
+    samples, about 1 s at 576 and 576)."""
     a, b = _np64(a), _np64(b)
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"feature sizes differ: {a.shape[1]} vs {b.shape[1]}")
     if min(len(a), len(b)) < 2:
         raise ValueError("need at least 2 samples on each side")
-    return frechet_distance_from_stats(a.mean(0), np.cov(a, rowvar=False), b.mean(0), np.cov(b, rowvar=False))
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    ra, rb = _factor(a - mu_a), _factor(b - mu_b)
+    return float(((mu_a - mu_b) ** 2).sum() + (ra * ra).sum() + (rb * rb).sum() - 2 * _trace_sqrt_product(ra, rb))
 
 
 def _poly_mmd2_unbiased(x: np.ndarray, y: np.ndarray, degree: int, gamma: float, coef0: float) -> float:

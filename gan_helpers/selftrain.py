@@ -105,14 +105,46 @@ def load_discriminator(path: str | os.PathLike, ndf: int, image_size: int) -> Di
             raise CheckpointError(f"{str(path)!r}: its weights do not fit the discriminator it describes "
                                   f"({(str(e).splitlines() or [''])[-1].strip()[:200]})") from None
         return D
-    D = Discriminator(ndf, 3, image_size)
+    return _load_into(Discriminator(ndf, 3, image_size), state, path,
+                      f"a Discriminator(ndf={ndf}, image_size={image_size}) state dict")
+
+
+def _load_into(module: nn.Module, state: dict, path, what: str) -> nn.Module:
+    """``module`` with ``state`` loaded; a mismatch is one CheckpointError naming the file and what it should hold."""
     try:
-        D.load_state_dict(state)
+        module.load_state_dict(state)
     except RuntimeError as e:
         lines = str(e).splitlines()
-        raise CheckpointError(f"{str(path)!r} does not hold a Discriminator(ndf={ndf}, image_size={image_size}) "
-                              f"state dict ({(lines[1] if len(lines) > 1 else lines[0]).strip()})") from None
-    return D
+        raise CheckpointError(f"{str(path)!r} does not hold {what} "
+                              f"({(lines[1] if len(lines) > 1 else lines[0]).strip()})") from None
+    return module
+
+
+CLASSIFIER_FORMAT = "gan_helpers.GoodBadClassifier/1"
+
+
+def save_classifier(model: GoodBadClassifier | dict, path: str | os.PathLike, ndf: int, image_size: int) -> Path:
+    """Write a good/bad classifier (a :class:`GoodBadClassifier` or its state dict, e.g. ``SelfTraining.model_state``)
+    with the discriminator size it was built from, for :func:`load_classifier` and ``gan_helpers.tools.score_pool``."""
+    state = model.state_dict() if isinstance(model, nn.Module) else model
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"format": CLASSIFIER_FORMAT, "ndf": ndf, "image_size": image_size,
+                "state": {k: v.detach().cpu() for k, v in state.items()}}, path)
+    return path
+
+
+def load_classifier(path: str | os.PathLike, ndf: int = 64, image_size: int = 64) -> GoodBadClassifier:
+    """A :class:`GoodBadClassifier` from :func:`save_classifier` (its own ``ndf`` and ``image_size``) or from a bare
+    state dict of one built on ``Discriminator(ndf, 3, image_size)``; loaded with ``weights_only=True``. Its
+    ``image_size`` attribute is the input size it was built for."""
+    state = load_checkpoint(path)
+    if state.get("format") == CLASSIFIER_FORMAT:
+        ndf, image_size, state = state["ndf"], state["image_size"], state["state"]
+    model = _load_into(replace_head(Discriminator(ndf, 3, image_size)), state, path,
+                       f"a good/bad classifier on Discriminator(ndf={ndf}, image_size={image_size})")
+    model.image_size = image_size  # the input size it was built for
+    return model.eval()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,6 +225,45 @@ class ImagePool:
         """The images at ``index`` in memory (e.g. a sample of the pool for GAN training)."""
         parts = [x for _, x in self.batches(index)]
         return torch.cat(parts) if parts else torch.empty(0, 3, self.image_size, self.image_size)
+
+
+@torch.no_grad()
+def score_pool(model: nn.Module, pool: "ImagePool", index: Sequence[int] | np.ndarray | None = None,
+               batch_size: int = 512, workers: int = 0, device: str | torch.device = "cpu"
+               ) -> tuple[np.ndarray, dict[int, str]]:
+    """p(good) = sigmoid(model(x)) of every pool image in ``index`` (all of them by default), streamed in
+    batches, in eval mode: ``(p, skipped)`` with ``p[k]`` the score of ``index[k]`` (NaN if unreadable) and
+    ``skipped`` ``{pool index: reason}``.
+
+    Inside a process group (``torchrun``, :mod:`gan_helpers.distributed`) each process reads and scores every
+    ``world``-th file of ``index`` (its shard) and the per-file scores are gathered, so every process returns
+    the whole result; one process alone scores everything. A file's score depends only on the file and the
+    model (eval mode: no batch statistics), so the shards agree with one process up to float rounding."""
+    from . import distributed
+
+    w = distributed.world()
+    index = np.arange(len(pool)) if index is None else np.asarray(index, dtype=int)
+    mine = index[w.rank::w.size]
+    model = model.to(device).eval()
+    got_idx, got_p = [], []
+    for idx, images in pool.batches(mine, batch_size, workers):
+        got_idx.append(idx)
+        got_p.append(torch.sigmoid(model(images.to(device)).float()).cpu().numpy())
+    ours = set(mine.tolist())
+    skipped = {i: why for i, why in pool.skipped.items() if i in ours}
+    part = (np.concatenate(got_idx) if got_idx else np.zeros(0, int),
+            np.concatenate(got_p) if got_p else np.zeros(0, np.float32), skipped)
+    parts = [part]
+    if w.size > 1:
+        parts = [None] * w.size
+        torch.distributed.all_gather_object(parts, part)
+    where = {int(i): k for k, i in enumerate(index)}
+    p = np.full(len(index), np.nan, dtype=np.float32)
+    for idx, ps, sk in parts:
+        p[[where[int(i)] for i in idx]] = ps
+        skipped.update(sk)
+        pool.skipped.update(sk)
+    return p, skipped
 
 
 # ---------------------------------------------------------------------------------------------

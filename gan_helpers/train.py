@@ -62,6 +62,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import distributed
 from . import models as model_registry
 from . import objectives as objective_registry
 from .augment import diff_augment, parse_policy
@@ -115,19 +116,32 @@ class TrainConfig:
         return f"{self.g_steps_per_d_step}:{self.d_steps_per_g_step}"
 
 
+class _DForward(nn.Module):
+    """D with one ``forward(x, y, full)`` (what DistributedDataParallel wraps): logits, or all outputs."""
+
+    def __init__(self, D: nn.Module):
+        super().__init__()
+        self.D = D
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None, full: bool = False):
+        return self.D.forward_all(x, y) if full else self.D(x, y)
+
+
 class Disc:
     """What an objective sees of D: ``disc(x, y=None, full=False)`` is D on ``x`` after the trainer's
     DiffAugment (when on), logits (B,) or a :class:`~gan_helpers.models.DOutput` with ``full``;
     ``disc.project(h, y)`` is a projection discriminator's class term on features ``h``."""
 
-    def __init__(self, D: nn.Module, augment: tuple, aug_rng: torch.Generator, memory_format):
-        self.D, self.augment, self.aug_rng, self.memory_format = D, augment, aug_rng, memory_format
+    def __init__(self, net: nn.Module, D: nn.Module, augment: tuple, aug_rng: torch.Generator, memory_format,
+                 share: tuple[int, int] | None = None):
+        self.net, self.D, self.augment, self.aug_rng, self.memory_format = net, D, augment, aug_rng, memory_format
+        self.share = share  # (rank, world size) under torchrun: DiffAugment draws for the global batch
 
     def __call__(self, x: torch.Tensor, y: torch.Tensor | None = None, full: bool = False):
         if self.augment:
-            x = diff_augment(x, self.augment, self.aug_rng)
+            x = diff_augment(x, self.augment, self.aug_rng, self.share)
         x = x.contiguous(memory_format=self.memory_format)
-        return self.D.forward_all(x, y) if full else self.D(x, y)
+        return self.net(x, y, full)
 
     def project(self, h: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
         return self.D.projection(h, y)
@@ -157,17 +171,25 @@ class GANTrainer:
         if cfg.batch_size > len(images):
             raise ValueError(f"batch_size {cfg.batch_size} is larger than the data ({len(images)} images); "
                              f"use at most {len(images)}")
-        self.device = resolve_device(cfg.device)
+        self.device = distributed.local_device(resolve_device(cfg.device))
+        self.world = distributed.world()  # under torchrun: this process's rank of how many
+        if cfg.batch_size % self.world.size:
+            raise ValueError(f"batch_size {cfg.batch_size} must be divisible by the number of processes "
+                             f"({self.world.size}): each takes an equal share of the global batch")
         self.amp = amp_enabled(cfg.amp, self.device)
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
         small = images.numel() * images.element_size() < 2 * 1024**3  # a small set lives on the accelerator
         self.images = images.to(self.device if small else "cpu").contiguous(memory_format=self.memory_format)
-        self.batch_size = cfg.batch_size
+        self.batch_size = cfg.batch_size  # the global batch; each process's share is local_batch
+        self.local_batch = cfg.batch_size // self.world.size
 
         torch.manual_seed(cfg.seed)  # weight initialisation
         image_size = images.shape[-1]
         G = G if G is not None else model_registry.Generator(nz, ngf, 3, image_size)
         D = D if D is not None else model_registry.Discriminator(ndf, 3, image_size)
+        if self.world.size > 1:  # batch norm over the global batch
+            distributed.convert_sync_batchnorm(G)
+            distributed.convert_sync_batchnorm(D)
         self.G = G.to(self.device, memory_format=self.memory_format)
         self.D = D.to(self.device, memory_format=self.memory_format)
         self.n_classes = int(getattr(self.G, "n_classes", 0))
@@ -180,7 +202,7 @@ class GANTrainer:
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=cfg.lr_g, betas=cfg.betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=cfg.lr_d, betas=cfg.betas)
         self.objective = objective if objective is not None else DCGANLoss()
-        self.objective.bind(self.G, self.D, self.batch_size)
+        self.objective.bind(self.G, self.D, self.local_batch)
         self.observers = list(observers or [])
         if self.eval_labels is not None:
             self.observers.append(hidden_label_accuracy(self.eval_labels))
@@ -190,7 +212,16 @@ class GANTrainer:
         # so turning augmentation on leaves the data order and the noise unchanged
         self.rng = torch.Generator().manual_seed(cfg.seed)
         self.aug_rng = torch.Generator().manual_seed(cfg.seed + 7919)
-        self._disc = Disc(self.D, self.augment, self.aug_rng, self.memory_format)
+        self._G_train, D_train = self.G, _DForward(self.D)  # what the training forward passes run
+        if self.world.size > 1:  # gradients averaged over the processes (DistributedDataParallel)
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self._G_train = DDP(self.G, device_ids=ids, forward_sync_buffers=False)
+            D_train = DDP(D_train, device_ids=ids, forward_sync_buffers=False)
+        share = (self.world.rank, self.world.size) if self.world.size > 1 else None
+        self._disc = Disc(D_train, self.D, self.augment, self.aug_rng, self.memory_format, share)  # D's steps
+        self._disc_frozen = Disc(_DForward(self.D), self.D, self.augment, self.aug_rng, self.memory_format, share)  # G's
         self.fixed_z = torch.randn(cfg.n_fixed, self.nz, generator=self.rng)
         self._perm = torch.randperm(len(self.images), generator=self.rng)
         self._pos = 0
@@ -227,8 +258,14 @@ class GANTrainer:
             raise ValueError(f"weights must be {len(self.images)} finite non-negative numbers with a positive sum")
         self.weights = w / w.sum()
 
+    def _share(self, x: torch.Tensor) -> torch.Tensor:
+        """This process's slice of a global batch (all of it with one process)."""
+        r, b = self.world.rank, self.local_batch
+        return x if self.world.size == 1 else x[r * b:(r + 1) * b]
+
     def _real_batch(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """The next real batch: ``(images, labels or None, their indices in the training set)``."""
+        """The next real batch: ``(images, labels or None, their indices in the training set)``. Every process
+        draws the same global batch and keeps its own slice."""
         if self.weights is not None:
             idx = torch.multinomial(self.weights, self.batch_size, replacement=True, generator=self.rng)
         else:
@@ -238,14 +275,16 @@ class GANTrainer:
                 self.epoch += 1
             idx = self._perm[self._pos:self._pos + self.batch_size]
             self._pos += self.batch_size
+        idx = self._share(idx)
         on = idx.to(self.images.device)
         y = None if self.labels is None else self.labels[on].to(self.device)
         return self.images[on].to(self.device, non_blocking=True), y, idx
 
     def _latent(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        z = torch.randn(n, self.nz, generator=self.rng).to(self.device, non_blocking=True)
-        y = torch.randint(0, self.n_classes, (n,), generator=self.rng).to(self.device) if self.n_classes else None
-        return z, y
+        """``n`` global latent vectors (and classes); this process's slice of them."""
+        z = self._share(torch.randn(n, self.nz, generator=self.rng)).to(self.device, non_blocking=True)
+        y = torch.randint(0, self.n_classes, (n,), generator=self.rng) if self.n_classes else None
+        return z, None if y is None else self._share(y).to(self.device)
 
     def disc(self, x: torch.Tensor, y: torch.Tensor | None = None, full: bool = False):
         """D on ``x`` after DiffAugment (when on): logits (B,), or a :class:`~gan_helpers.models.DOutput` if ``full``."""
@@ -301,7 +340,7 @@ class GANTrainer:
             keep_graph = cfg.reuse_fake and k == cfg.d_steps_per_g_step - 1  # the G step will reuse these fakes
             with self._autocast():
                 with torch.set_grad_enabled(keep_graph):
-                    fake = self.G(z, y_fake)
+                    fake = self._G_train(z, y_fake)
                 batch = Batch(real, y_real, index, fake.detach(), y_fake)
                 out = obj.d_step(batch, self._disc)
             self._step(self.opt_d, out["d_loss"])
@@ -318,8 +357,8 @@ class GANTrainer:
                     z, y_fake = self._latent(self.batch_size)
                 with self._autocast():
                     if k > 0 or not cfg.reuse_fake:
-                        fake = self.G(z, y_fake)
-                    out = obj.g_step(batch.with_fake(fake, y_fake), self._disc)
+                        fake = self._G_train(z, y_fake)
+                    out = obj.g_step(batch.with_fake(fake, y_fake), self._disc_frozen)
                 self._step(self.opt_g, out["g_loss"])
                 self._update_ema()
                 obj.after_step("G")
@@ -336,8 +375,11 @@ class GANTrainer:
             # measured without side effects, so that a run that logs them is the run that does not
             with self.observing(), torch.no_grad(), self._autocast():
                 paper = batch.with_fake(self.G(z, y_fake), y_fake)
-                row["d_loss_paper"] = obj.d_step(paper, self._disc)["d_loss"]
-                row["g_loss_paper"] = obj.g_step(paper, self._disc)["g_loss"]
+                row["d_loss_paper"] = obj.d_step(paper, self._disc_frozen)["d_loss"]
+                row["g_loss_paper"] = obj.g_step(paper, self._disc_frozen)["g_loss"]
+        if self.world.size > 1:  # the records are the global batch's: the mean of the processes' values
+            keys = list(row)
+            row = dict(zip(keys, distributed.mean_over_ranks(torch.stack([row[k].to(self.device) for k in keys]))))
         row = {k: float(v) for k, v in row.items()}  # one device sync per iteration
         for key in ("d_loss", "g_loss"):
             if not math.isfinite(row[key]):
@@ -371,7 +413,7 @@ class GANTrainer:
             raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=iterations, initial=self.iteration, disable=not progress, mininterval=2,
+        bar = tqdm(total=iterations, initial=self.iteration, disable=not progress or not self.world.main, mininterval=2,
                    desc=desc or f"G:D {self.config.ratio_name}", leave=False)
         while self.iteration < iterations:
             row = self.train_iteration()
@@ -405,11 +447,12 @@ class GANTrainer:
 
         G stays in training mode (batch statistics), as in DCGAN-tensorflow and pytorch/examples,
         and its batch-norm running statistics are put back afterwards: sampling never changes the run.
+        Under ``torchrun`` the statistics are those of ``z`` alone (no collective), so one process may sample.
         """
         G = self.G_ema if averaged and self.G_ema is not None else self.G
         running = {k: v.clone() for k, v in G.state_dict().items() if "running" in k or "num_batches" in k}
         out = []
-        with self._autocast():
+        with self._autocast(), distributed.local_statistics():
             for i in range(0, len(z), batch_size):
                 yy = None if y is None else y[i:i + batch_size].to(self.device)
                 out.append(G(z[i:i + batch_size].to(self.device), yy).float().cpu())
@@ -490,12 +533,15 @@ class GANTrainer:
         self.samples, self.evals = dict(state["samples"]), list(state["evals"])
 
     def save(self, path: str | Path) -> Path:
-        """Write a checkpoint atomically (a crash mid-write never leaves a half-written file)."""
+        """Write a checkpoint atomically (a crash mid-write never leaves a half-written file). Under ``torchrun``
+        every process calls it and rank 0 writes (the state is the same on every rank)."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        torch.save(self.state_dict(), tmp)
-        tmp.replace(path)
+        if self.world.main:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(path.suffix + ".tmp")
+            torch.save(self.state_dict(), tmp)
+            tmp.replace(path)
+        distributed.barrier()
         return path
 
     @classmethod

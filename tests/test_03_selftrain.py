@@ -383,3 +383,23 @@ def test_links_never_replace_what_is_already_there(tmp_path):
     (tmp_path / "out" / "sorted" / "good" / "mine.png").symlink_to(paths[0])
     write_lists(tmp_path / "out", run, links=True)
     assert (tmp_path / "out" / "sorted" / "good" / "mine.png").is_symlink()
+
+
+def test_classifier_file_round_trip_and_score_pool_in_one_process(tmp_path):
+    from gan_helpers.models import Discriminator
+    from gan_helpers.selftrain import ImagePool, load_classifier, replace_head, save_classifier, score_pool
+
+    torch.manual_seed(0)
+    clf = replace_head(Discriminator(8, 3, 32)).eval()
+    path = save_classifier(clf, tmp_path / "c.pt", ndf=8, image_size=32)
+    back = load_classifier(path)  # the file carries its width and size
+    x = torch.rand(10, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert back.image_size == 32 and torch.equal(back(x), clf(x))
+    torch.save(clf.state_dict(), tmp_path / "bare.pt")
+    assert load_classifier(tmp_path / "bare.pt", ndf=8, image_size=32).image_size == 32
+    with pytest.raises(ValueError, match="does not hold a good/bad classifier on Discriminator\\(ndf=16"):
+        load_classifier(tmp_path / "bare.pt", ndf=16, image_size=32)
+    p, skipped = score_pool(clf, ImagePool.from_images(x), index=[7, 2, 5], batch_size=2)
+    with torch.no_grad():
+        assert np.allclose(p, torch.sigmoid(clf(x[[7, 2, 5]])).numpy(), atol=1e-6) and skipped == {}

@@ -420,3 +420,13 @@ def test_variant_browser_renders_its_default_view():
     assert w.children[0].children[0].value == "baseline"  # the key slider, first in its row
     assert plt.gca().get_title() == "baseline"
     plt.close("all")
+
+
+def test_ablation_data_reads_a_labelled_folder(tmp_path):
+    """The parameter says "or a labelled folder": one subfolder per class, read with its labels (it was refused)."""
+    from gan_helpers.datasets.standins import write_class_folders
+    from gan_helpers.experiments.techniques import ablation_data
+
+    data = ablation_data(str(write_class_folders(tmp_path / "classes", n=40)), 32)
+    assert len(data["train"]) == len(data["reference"]) == 20 and data["train"].labels is not None
+    assert len(data["train"].label_names) == 10

@@ -82,3 +82,20 @@ def test_keeps_channels_last():
 def test_unknown_policy_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown DiffAugment policy.*'colour'"):
         parse_policy("colour,translation")
+
+
+def test_shared_draws_give_each_process_its_slice_of_the_global_batch():
+    """Under torchrun each process augments its slice with the draws of the whole global batch: together the
+    processes see what one process sees, and their generators stay in the same state (one checkpoint)."""
+    from gan_helpers.augment import diff_augment
+
+    x = torch.rand(8, 3, 16, 16) * 2 - 1
+    g = torch.Generator().manual_seed(5)
+    whole = diff_augment(x, "color,translation,cutout", g)
+    parts, states = [], []
+    for rank in range(2):
+        gr = torch.Generator().manual_seed(5)
+        parts.append(diff_augment(x[rank * 4:(rank + 1) * 4], "color,translation,cutout", gr, share=(rank, 2)))
+        states.append(gr.get_state())
+    assert torch.equal(torch.cat(parts), whole)
+    assert torch.equal(states[0], states[1]) and torch.equal(states[0], g.get_state())

@@ -84,3 +84,15 @@ def test_evaluator_on_a_known_case():
 ])
 def test_combining_per_seed_verdicts(per_seed, verdict):
     assert combine_verdicts(per_seed) == verdict
+
+
+def test_full_extracts_the_features_of_its_images_once():
+    """With Inception-v3 the features are most of an evaluation's cost (quick() used to extract them again)."""
+    net = Net()
+    seen = []
+    features = net.features
+    net.features = lambda x: seen.append(len(x)) or features(x)
+    ev = Evaluator(net, coloured(30, torch.zeros(30, dtype=torch.long), 0), n_samples=20)
+    seen.clear()
+    ev.full(coloured(20, torch.ones(20, dtype=torch.long), 1), neighbours=False)
+    assert seen == [20]

@@ -77,3 +77,16 @@ def test_bad_features_are_clear_errors():
         frechet_distance(np.full((3, 2), np.nan), np.zeros((3, 2)))
     with pytest.raises(ValueError, match="feature sizes differ"):
         kernel_inception_distance(np.zeros((3, 2)), np.zeros((3, 4)))
+
+
+@pytest.mark.parametrize("n_a,n_b,d", [(30, 20, 64), (300, 200, 16), (40, 300, 32)])
+def test_fid_equals_the_eigenvalue_formula_with_fewer_or_more_samples_than_features(n_a, n_b, d):
+    """The singular-value route (samples or QR factors) against tr sqrt from the eigenvalues of the D x D product."""
+    rng = np.random.default_rng(n_a + d)
+    a = rng.normal(size=(n_a, d)) @ rng.normal(size=(d, d))
+    b = rng.normal(size=(n_b, d)) * 0.7 + 0.2
+    sa, sb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    tr_sqrt = np.sqrt(np.clip(np.linalg.eigvals(sa @ sb).real, 0, None)).sum()
+    ref = ((a.mean(0) - b.mean(0)) ** 2).sum() + np.trace(sa) + np.trace(sb) - 2 * tr_sqrt
+    assert frechet_distance(a, b) == pytest.approx(ref, rel=1e-6)
+    assert frechet_distance_from_stats(a.mean(0), sa, b.mean(0), sb) == pytest.approx(ref, rel=1e-6)

@@ -21,8 +21,8 @@ and how the real thing sits, so that the loaders' success paths run end to end w
   ``inception_weights`` (the numbers it gives mean nothing; the code path is what is tested).
 
 The stand-ins' files do not have the real files' MD5 sums, which torchvision checks:
-:func:`skip_torchvision_md5` (a context manager) and :func:`write_kernel_startup` (the same patch in a
-Jupyter kernel, through an IPython startup file) make those checks test for the files' presence only.
+:func:`skip_torchvision_md5` (a context manager) and :func:`write_kernel_startup` (:func:`patch_torchvision_md5`
+in a Jupyter kernel, through an IPython startup file) make those checks test for the files' presence only.
 """
 from __future__ import annotations
 
@@ -149,9 +149,9 @@ def write_inception_weights(path: str | os.PathLike, seed: int = 0) -> Path:
     return path
 
 
-@contextlib.contextmanager
-def skip_torchvision_md5():
-    """Within the block, torchvision's CIFAR-10 and CelebA check that their files exist, not their MD5 sums."""
+def patch_torchvision_md5():
+    """From now on, torchvision's CIFAR-10 and CelebA check that their files exist, not their MD5 sums. Returns a
+    function that undoes it."""
     from torchvision.datasets import celeba, cifar
 
     saved = {m: m.check_integrity for m in (cifar, celeba)}
@@ -159,19 +159,29 @@ def skip_torchvision_md5():
     def present(fpath, md5=None):
         return saved[cifar](fpath, None)
 
-    try:
-        for m in saved:
-            m.check_integrity = present
-        yield
-    finally:
+    for m in saved:
+        m.check_integrity = present
+
+    def undo():
         for m, f in saved.items():
             m.check_integrity = f
+    return undo
+
+
+@contextlib.contextmanager
+def skip_torchvision_md5():
+    """Within the block, torchvision's CIFAR-10 and CelebA check that their files exist, not their MD5 sums."""
+    undo = patch_torchvision_md5()
+    try:
+        yield
+    finally:
+        undo()
 
 
 KERNEL_STARTUP = '''# written by gan_helpers.datasets.standins.write_kernel_startup: a test kernel reading stand-in data sets
-from gan_helpers.datasets.standins import skip_torchvision_md5 as _skip
-_skip().__enter__()
-del _skip
+from gan_helpers.datasets.standins import patch_torchvision_md5
+patch_torchvision_md5()
+del patch_torchvision_md5
 '''
 
 
@@ -185,14 +195,15 @@ def write_kernel_startup(ipython_dir: str | os.PathLike) -> dict[str, str]:
 
 
 def write_all(root: str | os.PathLike) -> dict[str, str]:
-    """Every stand-in under ``root``; returns ``{name: path}`` (``cache`` is the torchvision root holding
-    CIFAR-10 and CelebA; give it to :func:`gan_helpers.images.load_torchvision` as ``root``)."""
+    """Every stand-in under ``root``, small (a few seconds to write); returns ``{name: path}``. ``cache`` is a
+    torchvision root holding CIFAR-10 and CelebA (:func:`gan_helpers.images.load_torchvision`'s ``root``; for the
+    notebooks, ``GAN_HELPERS_DATA``: :func:`gan_helpers.images.data_root`)."""
     root = Path(root)
     cache = root / "cache"
     write_cifar10(cache)
     write_celeba(cache)
-    return {"cache": str(cache), "mousehead": str(write_mouse_folder(root / "MouseHead")),
-            "faces": str(write_sorting_folder(root / "faces")), "classes": str(write_class_folders(root / "classes")),
+    return {"cache": str(cache), "mousehead": str(write_mouse_folder(root / "MouseHead", n=64)),
+            "faces": str(write_sorting_folder(root / "faces")), "classes": str(write_class_folders(root / "classes", n=100)),
             "inception": str(write_inception_weights(root / "inception_v3_random.pth"))}
 
 

@@ -24,6 +24,7 @@ ladder of degraded real images) are :func:`classes_kept_scores`, :func:`pitfall_
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -237,7 +238,11 @@ def ablation_data(dataset: str = "digits", image_size: int = 32, seed: int = 0) 
 
     if dataset == "shapes":
         return {"train": make_shapes(2000, image_size, seed), "reference": make_shapes(2000, image_size, seed + 1)}
-    full = load_dataset(dataset, image_size)
+    from ..images import load_labelled_folder
+
+    # a folder is read with one subfolder per class (its labels); load_dataset would read it unlabelled
+    full = load_labelled_folder(dataset, image_size) if Path(dataset).expanduser().is_dir() \
+        else load_dataset(dataset, image_size)
     if full.labels is None:
         raise ValueError(f"dataset {dataset!r} has no class labels; the ablation needs a labelled set")
     perm = np.random.default_rng(seed).permutation(len(full))
