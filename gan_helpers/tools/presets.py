@@ -43,11 +43,13 @@ TIGHT: dict[str, tuple[dict[str, str], dict[str, Any]]] = {
     "03": ({"dataset": "faces"}, dict(seeds=[0], gan_iterations=2, gan_pool_images=50, max_rounds=1, seed_epochs=1,
                                       eval_every=2, n_eval_samples=32, batch_size=16)),
     "04": ({}, dict(n_train=500, n_reference=300, seeds=[0], iterations=2, eval_every=2, n_eval_samples=50,
-                    rotation_steps=2, scratch_steps=2, evaluator_epochs=1, probe_fractions=[0.1, 1.0],
+                    rotation_steps=2, scratch_max_steps=4, scratch_check_every=2, val_per_class=2,
+                    evaluator_epochs=1, probe_fractions=[0.1, 1.0],
                     label_fractions=[0.1, 0.2], batch_size=16)),
     "05": ({"dataset": "classes", "inception_weights": "inception"},
            dict(iterations=5, seeds=[0], eval_every=1, n_eval_samples=10, n_final_samples=10, is_splits=2,
-                classifier_epochs=1, batch_size=16)),
+                classifier_epochs=1, batch_size=16, ssl_iterations=2, ssl_labels_per_class=2,
+                ssl_val_per_class=1, ssl_batch_size=16)),
 }
 # stand-ins for the notebook's own smoke scale (its n_eval_samples etc. need more images than the tight run)
 NOTEBOOK_SCALE_DATA = {"01": {"dataset": "mousehead", "inception_weights": "inception"}, "03": {"dataset": "faces"},
