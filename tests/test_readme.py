@@ -42,3 +42,17 @@ def test_make_lab_trusts_the_notebooks_first_and_allows_root_only_as_root():
 def test_readme_says_how_to_trust_the_notebooks_and_restore_the_committed_outputs():
     assert "jupyter trust notebooks/*.ipynb" in README and "--allow-root" in README
     assert "git checkout notebooks/" in README
+
+
+def test_the_readme_verdict_table_is_the_one_generated_from_the_committed_results():
+    """The README's table of verdicts is generated (gan_helpers.tools.report) from results/NN.json, the snapshots of
+    the committed runs; a hand edit of a verdict, or a run committed without regenerating it, fails here."""
+    import json
+
+    from gan_helpers.tools.report import README_END, README_START, readme_table
+
+    docs = {p.stem: json.loads(p.read_text()) for p in sorted((ROOT / "results").glob("[0-9][0-9].json"))}
+    assert sorted(docs) == ["01", "02", "03", "04", "05"], "results/ holds one snapshot per notebook"
+    assert not any(d.get("scale") == "smoke" for d in docs.values()), "the committed snapshots are full-scale runs"
+    section = README.split(README_START, 1)[1].split(README_END, 1)[0].strip()
+    assert section == readme_table(docs).strip()
