@@ -194,7 +194,7 @@ def main() -> None:
         from concurrent.futures import ProcessPoolExecutor
 
         from gan_helpers.runtime import _init_worker
-        pool = ProcessPoolExecutor(2, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(1,))
+        pool = ProcessPoolExecutor(2, mp_context=mp.get_context("spawn"), initializer=_init_worker, initargs=(1, os.getpid()))
     for size in args.sizes:
         ds = PILMice(args.n_images, size)
         images = torch.stack([ds[i] for i in range(len(ds))])
