@@ -36,14 +36,17 @@ from ..images import ImageSet
 from ..metrics import class_coverage, frechet_distance, inception_score
 from ..models import Discriminator, Generator, MinibatchDiscriminator, VBNGenerator
 from ..objectives import ImprovedGANLoss
-from ..runtime import run_tasks
+from ..runtime import call, run_tasks
 from ..train import GANTrainer, TrainConfig
 
 SOURCE = "Salimans et al. 2016 (notes)"
 TECHNIQUES = ("feature_matching", "minibatch_disc", "historical_avg", "label_smoothing", "vbn")
 VARIANTS = ("baseline", *TECHNIQUES, "all")
 VBN_REF_SEED = 1_000_003  # VBN's reference latents come from seed + this, apart from the trainer's noise
-COST = {"vbn": 1.6, "minibatch_disc": 1.1, "feature_matching": 1.1, "historical_avg": 1.1}  # relative to baseline
+# a task's time relative to a baseline run, for scheduling only (the costliest first); measured on 2 cores
+# (2026-12-04/05): vbn 1.43, minibatch_disc 1.33, feature_matching 1.04, all 2.04, a semi-supervised seed about 2.6
+COST = {"vbn": 1.6, "minibatch_disc": 1.1, "feature_matching": 1.1, "historical_avg": 1.1, "all": 1.8,
+        "semi_supervised": 2.6}
 
 
 @dataclass(frozen=True)
@@ -219,15 +222,36 @@ def run_ablation(images: torch.Tensor, variants: list[str], seeds: list[int], ev
                  workers: int | None = None, progress: bool = False, cache=None, reader=None) -> dict[str, dict[int, dict]]:
     """``runs[variant][seed]``: every variant under every seed, spread over worker processes. ``cache``: reuse
     finished variants (``run.cache``); ``reader``: the second classifier of the class histogram."""
+    return run_experiments(images, variants, seeds, evaluator, setup, workers, progress, cache, reader)[0]
+
+
+def run_experiments(images: torch.Tensor, variants: list[str], seeds: list[int], evaluator: Evaluator, setup: Setup,
+                    workers: int | None = None, progress: bool = False, cache=None, reader=None,
+                    ssl: tuple | None = None) -> tuple[dict[str, dict[int, dict]], dict[int, dict]]:
+    """The ablation (:func:`run_ablation`) and, with ``ssl = (SSLSetup, images, labels, test_images, test_labels)``,
+    the semi-supervised experiment's seeds (:func:`gan_helpers.experiments.semi_supervised.train_seed`) in **one**
+    pool of workers, the costliest tasks first: run one after the other, the few semi-supervised seeds left one
+    worker idle while the other trained the last (about a minute on 2 cores). Each task's result is what it would
+    be alone (its seed, its thread count). Returns ``(runs[variant][seed], ssl_results[seed])``."""
     for v in variants:
         techniques_of(v, setup.all_techniques)
-    tasks = [(v, s, images, evaluator, setup, reader) for v in variants for s in seeds]
-    cost = [COST.get(v, 1.0) * (1.8 if v == "all" else 1.0) for v, *_ in tasks]
+    tasks = [(train_variant, (v, s, images, evaluator, setup, reader)) for v in variants for s in seeds]
+    cost = [COST.get(v, 1.0) for v in variants for _ in seeds]
+    if ssl is not None:
+        from . import semi_supervised
+
+        ssl_setup, *ssl_data = ssl
+        tasks += [(semi_supervised.train_seed, (s, *ssl_data, evaluator, ssl_setup)) for s in seeds]
+        cost += [COST["semi_supervised"]] * len(seeds)
     runs: dict[str, dict[int, dict]] = {}
-    for r in run_tasks(train_variant, tasks, workers, cost=cost, progress=progress, desc="variants x seeds",
-                       cache=cache):
-        runs.setdefault(r["variant"], {})[r["seed"]] = r
-    return runs
+    ssl_results: dict[int, dict] = {}
+    for (fn, _), r in zip(tasks, run_tasks(call, tasks, workers, cost=cost, progress=progress,
+                                           desc="variants x seeds", cache=cache)):
+        if fn is train_variant:
+            runs.setdefault(r["variant"], {})[r["seed"]] = r
+        else:
+            ssl_results[r["seed"]] = r
+    return runs, ssl_results
 
 
 def ablation_data(dataset: str = "digits", image_size: int = 32, seed: int = 0) -> dict[str, ImageSet]:
