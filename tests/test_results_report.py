@@ -161,3 +161,25 @@ def test_the_readme_table_is_generated_from_the_engines_claims(tmp_path):
     assert "[noise_factor = 2]" in text and (tmp_path / "results" / "01.json").is_file()
     main(["--results", str(tmp_path / "results"), "--readme", str(readme)])  # again from the committed snapshot
     assert readme.read_text() == text
+
+
+def test_a_partial_rerun_keeps_the_other_notebooks_rows(tmp_path):
+    """Rerunning one notebook and snapshotting its outputs replaces its rows only: the README table still holds the
+    committed snapshots of the notebooks that were not rerun (it used to drop them)."""
+    from gan_helpers import claims as C
+    from gan_helpers.tools.report import main
+
+    claim = C.Claim("k", "A beats B", "doc", settings={"one": C.Compare("fid", "A", "B")})
+    rec = {"A": {"fid": 1.0, "fid_noise": 0.1, "learned": True}, "B": {"fid": 5.0, "fid_noise": 0.1, "learned": True}}
+    judged = C.judge([claim], {0: rec, 1: rec})
+    for nb in ("01_x", "02_y"):
+        write_results(tmp_path / "outputs" / nb, {}, 12.0, judged)
+    readme = tmp_path / "README.md"
+    from gan_helpers.tools.report import README_END, README_START
+    readme.write_text(f"{README_START}\n{README_END}\n")
+    main(["--outputs", str(tmp_path / "outputs"), "--results", str(tmp_path / "results"), "--readme", str(readme)])
+    import shutil
+    shutil.rmtree(tmp_path / "outputs" / "01_x")  # only 02 rerun this time
+    main(["--outputs", str(tmp_path / "outputs"), "--results", str(tmp_path / "results"), "--readme", str(readme)])
+    text = readme.read_text()
+    assert "| 01 | A beats B |" in text and "| 02 | A beats B |" in text

@@ -178,8 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--results", default="results", help="the committed snapshots, results/NN.json")
     ap.add_argument("--readme", default="README.md")
     args = ap.parse_args(argv)
-    docs = snapshot(args.outputs, args.results) if args.outputs else \
-        {p.stem: json.loads(p.read_text()) for p in sorted(Path(args.results).glob("[0-9][0-9].json"))}
+    if args.outputs:  # the notebooks rerun this time replace their snapshots; the others' stay as committed
+        snapshot(args.outputs, args.results)
+    docs = {p.stem: json.loads(p.read_text()) for p in sorted(Path(args.results).glob("[0-9][0-9].json"))}
     print(f"[report] {update_readme(args.readme, docs)}: {sum(len(d['claims']) for d in docs.values())} claims from "
           f"{len(docs)} notebooks")
     return 0
