@@ -316,7 +316,11 @@ def setup(namespace: dict[str, Any], checks: dict[str, Callable[[Any], str | Non
     cache = from_environment(out / "cache")
     if verbose:
         seeds = params.get("seeds", [params.get("seed")])
-        print(f"device: {device}, torch threads: {threads}, worker processes: {workers}, seeds: {', '.join(map(str, seeds))}"
+        from .runtime import amp_enabled  # bf16 or float32 changes both the speed and the numbers of a run
+        precision = "" if "amp" not in params else \
+            f", bf16 autocast: {'on' if amp_enabled(bool(params['amp']), device) else 'off (float32)'}"
+        print(f"device: {device}{precision}, torch threads: {threads}, worker processes: {workers}, "
+              f"seeds: {', '.join(map(str, seeds))}"
               + (", SMOKE SCALE (the CI environment variable is set"
                  + (f"; shrunk: {', '.join(shrunk)}" if shrunk else "") + ")" if smoke else "")
               + f"; outputs in {out}/" + ("; cached results ignored (GAN_FRESH)" if cache.fresh else ""))

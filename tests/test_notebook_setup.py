@@ -2,6 +2,7 @@
 import json
 
 import pytest
+import torch
 
 from gan_helpers.notebook import MARKER, ParameterError, check_parameters, collect_parameters, setup
 from gan_helpers.results import write_results
@@ -69,6 +70,17 @@ def test_an_interrupted_run_leaves_no_stale_results(tmp_path):
 def test_setup_prints_threads(tmp_path, capsys):
     setup({"output_dir": str(tmp_path)})
     assert "torch threads:" in capsys.readouterr().out
+
+
+def test_setup_says_whether_bf16_runs(tmp_path, capsys):
+    """bf16 autocast or float32 changes a run's speed and numbers; the setup line says which this machine ran."""
+    from gan_helpers.runtime import amp_enabled
+
+    setup({"amp": True, "output_dir": str(tmp_path / "a")})
+    on = amp_enabled(True, torch.device("cpu"))
+    assert f"bf16 autocast: {'on' if on else 'off (float32)'}" in capsys.readouterr().out
+    setup({"amp": False, "output_dir": str(tmp_path / "b")})
+    assert "bf16 autocast: off (float32)" in capsys.readouterr().out
 
 
 def test_notebook_checks_see_the_other_parameters():
