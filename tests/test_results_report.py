@@ -166,8 +166,10 @@ def test_the_readme_table_is_generated_from_the_engines_claims(tmp_path):
 def test_a_partial_rerun_keeps_the_other_notebooks_rows(tmp_path):
     """Rerunning one notebook and snapshotting its outputs replaces its rows only: the README table still holds the
     committed snapshots of the notebooks that were not rerun (it used to drop them)."""
+    import shutil
+
     from gan_helpers import claims as C
-    from gan_helpers.tools.report import main
+    from gan_helpers.tools.report import README_END, README_START, main
 
     claim = C.Claim("k", "A beats B", "doc", settings={"one": C.Compare("fid", "A", "B")})
     rec = {"A": {"fid": 1.0, "fid_noise": 0.1, "learned": True}, "B": {"fid": 5.0, "fid_noise": 0.1, "learned": True}}
@@ -175,10 +177,8 @@ def test_a_partial_rerun_keeps_the_other_notebooks_rows(tmp_path):
     for nb in ("01_x", "02_y"):
         write_results(tmp_path / "outputs" / nb, {}, 12.0, judged)
     readme = tmp_path / "README.md"
-    from gan_helpers.tools.report import README_END, README_START
     readme.write_text(f"{README_START}\n{README_END}\n")
     main(["--outputs", str(tmp_path / "outputs"), "--results", str(tmp_path / "results"), "--readme", str(readme)])
-    import shutil
     shutil.rmtree(tmp_path / "outputs" / "01_x")  # only 02 rerun this time
     main(["--outputs", str(tmp_path / "outputs"), "--results", str(tmp_path / "results"), "--readme", str(readme)])
     text = readme.read_text()

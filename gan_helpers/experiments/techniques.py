@@ -43,8 +43,9 @@ SOURCE = "Salimans et al. 2016 (notes)"
 TECHNIQUES = ("feature_matching", "minibatch_disc", "historical_avg", "label_smoothing", "vbn")
 VARIANTS = ("baseline", *TECHNIQUES, "all")
 VBN_REF_SEED = 1_000_003  # VBN's reference latents come from seed + this, apart from the trainer's noise
-# a task's time relative to a baseline run, for scheduling only (the costliest first); measured on 2 cores
-# (2026-12-04/05): vbn 1.43, minibatch_disc 1.33, feature_matching 1.04, all 2.04, a semi-supervised seed about 2.6
+# a task's time relative to a baseline run, for scheduling only (the costliest first; results do not depend on it).
+# Rough estimates: measured on 2 cores (2026-12-04/05) vbn 1.43, minibatch_disc 1.33, feature_matching 1.04,
+# all 2.04, a semi-supervised seed about 2.6, which give the same order for the costliest tasks
 COST = {"vbn": 1.6, "minibatch_disc": 1.1, "feature_matching": 1.1, "historical_avg": 1.1, "all": 1.8,
         "semi_supervised": 2.6}
 
