@@ -299,11 +299,8 @@ def main() -> None:
                 phase2 = {"plain_loop": plain, "two_processes": (lambda n: list(pool.map(
                     worker_block, [images] * 2, [args.width] * 2, [n] * 2, [0, 1])), 2)}
                 t2, c2 = time_blocks(phase2, args.repeats, args.iterations, canary, device)
-            times["two_processes"], canaries["two_processes"] = t2["two_processes"], c2["two_processes"]
-            times["plain_loop_beside_two_processes"] = t2["plain_loop"]
-            canaries["plain_loop_beside_two_processes"] = c2["plain_loop"]
-            contenders["plain_loop_beside_two_processes"] = plain
-            contenders["two_processes"] = phase2["two_processes"]
+            for name, key in (("two_processes", "two_processes"), ("plain_loop", "plain_loop_beside_two_processes")):
+                times[key], canaries[key], contenders[key] = t2[name], c2[name], phase2[name]
         per_block = {k: B * args.iterations * contenders[k][1] for k in times}  # images per block
         ips_all = {k: per_block[k] / statistics.median(v) for k, v in times.items()}
         ips, quiet = dict(ips_all), {}
