@@ -100,3 +100,4 @@ def syncbn(w: distributed.World) -> dict[str, float]:
 
 if __name__ == "__main__":
     lockstep(Path(sys.argv[1]), int(sys.argv[2]))
+    distributed.exit(0)  # gloo's threads can abort the process in Python's shutdown (see distributed.exit)

@@ -61,6 +61,30 @@ def test_two_processes_and_one_agree_at_the_same_global_batch(lockstep):
             assert torch.allclose(v.float(), b[net][name].float(), atol=TOL, rtol=0), (net, name)
 
 
+def test_a_process_that_joined_a_group_ends_with_its_code_and_keeps_its_output(tmp_path):
+    """distributed.exit skips Python's shutdown (where gloo's threads can abort the process) with os._exit; what the
+    process printed without a flush still comes out, and its exit code is kept."""
+    script = tmp_path / "ends.py"
+    script.write_text("import sys, torch\nfrom gan_helpers import distributed\n"
+                      "w = distributed.init_from_env(torch.device('cpu'))\n"
+                      "t = torch.ones(3)\ntorch.distributed.all_reduce(t)\n"
+                      "print(f'[rank {w.rank} of {w.size}: {int(t[0])}]', end='')\n"  # no newline, no flush
+                      "distributed.exit(int(sys.argv[1]))\n")
+    done = launch([str(script), "0"], 2, tmp_path)
+    assert "[rank 0 of 2: 2]" in done.stdout and "[rank 1 of 2: 2]" in done.stdout
+    head = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script), "3"]
+    failed = subprocess.run(head, cwd=tmp_path, env=ENV, capture_output=True, text=True, timeout=120)
+    assert failed.returncode != 0 and "exitcode  : 3" in failed.stderr, failed.stderr[-2000:]
+
+
+def test_outside_a_process_group_exit_is_sys_exit():
+    from gan_helpers import distributed
+
+    with pytest.raises(SystemExit) as stop:
+        distributed.exit(4)
+    assert stop.value.code == 4
+
+
 # ----------------------------------------------------------------------------- python -m gan_helpers.tools.train
 # amp off: TOL is float32's (on a CPU with AVX512-BF16, bf16 autocast put a 1-process resume outside it; on one
 # without, amp fell back to float32 and the test passed, so it depended on the host)

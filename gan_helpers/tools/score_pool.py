@@ -71,4 +71,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    from .. import distributed
+
+    distributed.exit(code)  # under torchrun: os._exit once everything is written (see distributed.exit)
