@@ -36,8 +36,10 @@ hold**; settings that are not testable are left out and named.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -541,3 +543,80 @@ def claims_table(claims: Sequence[Claim], judged: Sequence[dict]):
 def binomial_noise(p: float, n: int) -> float:
     """Standard error of a proportion ``p`` measured on ``n`` items (floored at p = 1/(2n): never 0)."""
     return float(np.sqrt(max(p * (1 - p), 0.25 / max(n, 1)) / max(n, 1)))
+
+
+# ---------------------------------------------------------------------------------------------
+# The run's verdicts as prose: the notebooks' generated summary
+# ---------------------------------------------------------------------------------------------
+
+#: Evidence entries that are bookkeeping, not measurements: the seed's outcome (listed once per claim), and the
+#: margin a comparison needed and the noise it was built from (both in the claims table above the digest).
+DIGEST_SKIP = ("outcome", "needed", "noise")
+
+
+def _seed_numbers(values: Mapping[str, Mapping]) -> dict[tuple[str, ...], list]:
+    """``values[seed]`` (nested dicts) -> ``{(metric, arm): [value per seed]}`` for the numeric and yes/no leaves,
+    in the order they first appear; a seed without the entry gets None."""
+    seeds = list(values)
+    out: dict[tuple[str, ...], list] = {}
+
+    def walk(d, path, i):
+        for k, v in d.items():
+            if k in DIGEST_SKIP:
+                continue
+            if isinstance(v, Mapping):
+                walk(v, path + (str(k),), i)
+            elif isinstance(v, (bool, np.bool_, int, float, np.integer, np.floating)):
+                out.setdefault(path + (str(k),), [None] * len(seeds))[i] = v
+    for i, s in enumerate(seeds):
+        walk(values[s], (), i)
+    return out
+
+
+def _fmt_seed_values(vs: list) -> str:
+    def one(v):
+        if v is None:
+            return "-"
+        if isinstance(v, (bool, np.bool_)):
+            return "yes" if v else "no"
+        return f"{v:.3g}" if isinstance(v, (float, np.floating)) else str(v)
+    return "/".join(one(v) for v in vs)
+
+
+def _setting_digest(e: Mapping) -> str:
+    per = e.get("per_seed", {})
+    parts = []
+    if per:
+        parts.append("seeds " + "/".join(str(s) for s in per) + ": " + ", ".join(per.values()))
+    groups: dict[str, list[str]] = {}  # "fid" -> ["before 11.9/9.06/13.1", ...]; "" for top-level numbers
+    for path, vs in _seed_numbers(e.get("values", {})).items():
+        groups.setdefault(" ".join(path[:-1]), []).append(f"{path[-1]} {_fmt_seed_values(vs)}")
+    if groups:
+        parts.append("; ".join((f"{g}: " if g else "") + ", ".join(items) for g, items in groups.items()))
+    missing = e.get("not_testable")
+    if missing:
+        parts.append("not testable: " + "; ".join(f"{'seed ' if k in per else ''}{k}: {v}" for k, v in missing.items()))
+    return ". ".join(parts)
+
+
+def verdict_digest(judged: Sequence[dict] | str | Path) -> str:
+    """Every claim of a run as one Markdown bullet: its verdict, the claim, each seed's outcome and every number
+    its test read, per seed (``a/b/c`` in seed order), so that a notebook's summary is generated from
+    ``results.json`` and cannot go stale when the run is repeated. ``judged``: :func:`judge`'s output, or the path
+    of a ``results.json`` (its ``claims``). A claim judged at several settings gets one sub-bullet per setting."""
+    if isinstance(judged, (str, Path)):
+        judged = json.loads(Path(judged).read_text())["claims"]
+    lines = []
+    for j in judged:
+        ev = j.get("evidence", {})
+        smoke = " (smoke scale)" if ev.get("scale") == "smoke" else ""
+        lines.append(f"* **{j['verdict']}**{smoke}: {j['claim']}")
+        settings = ev.get("per_setting")
+        if settings:
+            for label in settings:
+                lines.append(f"    * {label}, **{settings[label]}**: {_setting_digest(ev.get(label, {}))}")
+        else:
+            text = _setting_digest(ev)
+            if text:
+                lines.append(f"    * {text}")
+    return "\n".join(lines)

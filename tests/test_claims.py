@@ -149,3 +149,28 @@ def test_no_threshold_literal_in_any_claims_function():
             nums = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, float)
                     and abs(n.value) > 1e-6}  # guards against log(0) or division by zero are not thresholds
             assert nums <= outcomes, (name, fn.__name__, nums - outcomes)
+
+
+def test_the_digest_lists_every_claim_with_its_seeds_numbers_in_seed_order(tmp_path):
+    import json
+
+    multi = C.Claim("m", "A beats B and C", "doc",
+                    settings={"vs B": C.Compare("fid", "A", "B"), "vs C": C.Compare("fid", "A", "C")})
+    records = {s: {**rec(10 + s, 20), "C": {"fid": 5.0, "fid_noise": 1.0, "learned": True}} for s in (0, 1, 2)}
+    records[2]["B"]["learned"] = False  # seed 2 is not testable where B is read
+    plain = C.Claim("a", "A beats B", "doc", C.Compare("fid", "A", "B"), requires=("A", "B"))
+    judged = C.judge([plain, multi], records)
+    text = C.verdict_digest(judged)
+    lines = text.splitlines()
+    assert lines[0] == f"* **{judged[0]['verdict']}**: A beats B"
+    assert "fid: A 10/11/-, B 20/20/-" in lines[1] and "not testable: seed 2:" in lines[1]
+    assert lines[2] == f"* **{judged[1]['verdict']}**: A beats B and C"
+    assert lines[3].startswith(f"    * vs B, **{judged[1]['evidence']['per_setting']['vs B']}**: seeds 0/1/2:")
+    assert "fid: A 10/11/12, C 5/5/5" in lines[4] and len(lines) == 5
+    assert "needed" not in text and "noise" not in text and "outcome" not in text
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps({"claims": judged}))
+    assert C.verdict_digest(path) == text == C.verdict_digest(str(path))
+    bad = C.Control("fid", "FID", "noisy", "real", 1.0, 9.0, False, "noisy > real")
+    assert C.verdict_digest(C.judge([plain], records, [bad])).splitlines() == [
+        "* **not testable here**: A beats B", "    * not testable: fid: the metric failed its control (FID)"]
