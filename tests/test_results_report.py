@@ -151,7 +151,7 @@ def test_the_readme_table_is_generated_from_the_engines_claims(tmp_path):
     rec = {"A": {"fid": 1.0, "fid_noise": 0.1, "learned": True}, "B": {"fid": 5.0, "fid_noise": 0.1, "learned": True},
            "C": {"fid": 1.0, "fid_noise": 0.1, "learned": True}}
     judged = C.judge([claim], {0: rec, 1: rec})
-    write_results(tmp_path / "outputs" / "01_x", {}, 12.0, judged)
+    write_results(tmp_path / "outputs" / "01", {}, 12.0, judged)
     readme = tmp_path / "README.md"
     readme.write_text(f"intro\n{README_START}\nold table\n{README_END}\noutro\n")
     assert main(["--outputs", str(tmp_path / "outputs"), "--results", str(tmp_path / "results"), "--readme", str(readme)]) == 0
@@ -174,8 +174,9 @@ def test_a_partial_rerun_keeps_the_other_notebooks_rows(tmp_path):
     claim = C.Claim("k", "A beats B", "doc", settings={"one": C.Compare("fid", "A", "B")})
     rec = {"A": {"fid": 1.0, "fid_noise": 0.1, "learned": True}, "B": {"fid": 5.0, "fid_noise": 0.1, "learned": True}}
     judged = C.judge([claim], {0: rec, 1: rec})
-    for nb in ("01_x", "02_y"):
+    for nb in ("01_x", "02_y"):  # make reproduce's run folder: each notebook beside its outputs
         write_results(tmp_path / "outputs" / nb, {}, 12.0, judged)
+        (tmp_path / "outputs" / f"{nb}.ipynb").write_text("{}")
     readme = tmp_path / "README.md"
     readme.write_text(f"{README_START}\n{README_END}\n")
     main(["--outputs", str(tmp_path / "outputs"), "--results", str(tmp_path / "results"), "--readme", str(readme)])
@@ -183,3 +184,18 @@ def test_a_partial_rerun_keeps_the_other_notebooks_rows(tmp_path):
     main(["--outputs", str(tmp_path / "outputs"), "--results", str(tmp_path / "results"), "--readme", str(readme)])
     text = readme.read_text()
     assert "| 01 | A beats B |" in text and "| 02 | A beats B |" in text
+
+
+def test_a_presets_run_is_never_snapshotted_over_the_notebooks_own(tmp_path):
+    """`outputs/04_budget` (configs/budget/04.yaml) sorted after `outputs/04` and overwrote results/04.json."""
+    from gan_helpers.tools.report import snapshot
+
+    write_results(tmp_path / "outputs" / "04", {"scope": "full"}, 1.0, [claim("full", "doc", "holds", {"a": 1})])
+    write_results(tmp_path / "outputs" / "04_budget", {"scope": "budget"}, 1.0, [claim("budget", "doc", "holds", {"a": 2})])
+    docs = snapshot(tmp_path / "outputs", tmp_path / "results")
+    assert list(docs) == ["04"] and docs["04"]["parameters"] == {"scope": "full"}
+    assert json.loads((tmp_path / "results" / "04.json").read_text())["claims"][0]["claim"] == "full"
+    write_results(tmp_path / "outputs" / "04_fewer_labels", {}, 1.0, [])
+    (tmp_path / "04_fewer_labels.ipynb").write_text("{}")  # a notebook's run beside the notebook, and outputs/04
+    with pytest.raises(ValueError, match="more than one run of notebook 04"):
+        snapshot(tmp_path / "outputs", tmp_path / "results")
