@@ -124,3 +124,16 @@ def test_papermill_parses_every_line_of_the_parameters_cell(nb, caplog):
         found = {p.name for p in PythonTranslator.inspect(cell)}
     assert not [r.getMessage() for r in caplog.records], "papermill could not parse a line"
     assert {"smoke", "output_dir", "seeds"} <= found
+
+
+def test_the_generated_verdicts_are_the_committed_results(nb):
+    """The notebook's generated list of verdicts (`verdict_digest`) is the one of `results/NN.json`, the snapshot
+    the README's table is generated from: committed outputs, snapshot and README come from the same run."""
+    from gan_helpers.claims import verdict_digest
+
+    path, book = nb
+    cells = [c for c in book.cells if c.cell_type == "code" and "verdict_digest(" in c.source
+             and not c.source.lstrip().startswith("#")]
+    assert len(cells) == 1, "one cell shows this run's verdicts, generated from its results.json"
+    shown = ["".join(o["data"]["text/markdown"]) for o in cells[0].outputs if "text/markdown" in o.get("data", {})]
+    assert shown == [verdict_digest(ROOT / "results" / f"{path.name[:2]}.json")]
