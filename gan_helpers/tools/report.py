@@ -135,7 +135,8 @@ def default_run_folders(outputs: str | Path) -> list[Path]:
     outputs = Path(outputs)
     out = []
     for d in sorted(p.parent for p in outputs.glob("[0-9][0-9]*/results.json")):
-        if d.name.isdigit() and len(d.name) == 2 or any((f / f"{d.name}.ipynb").is_file() for f in (outputs, outputs.parent)):
+        own = d.name.isdigit() and len(d.name) == 2
+        if own or any((f / f"{d.name}.ipynb").is_file() for f in (outputs, outputs.parent)):
             out.append(d)
         else:
             print(f"[report] {d} left out: not a notebook's default output folder (a preset's run?)")
